@@ -159,9 +159,8 @@ def arm(
 
 def disarm(arming: Arming) -> None:
     """Remove one arming (no error if it is already gone)."""
-    with _lock:
-        with contextlib.suppress(ValueError):
-            _armings.remove(arming)
+    with _lock, contextlib.suppress(ValueError):
+        _armings.remove(arming)
 
 
 def disarm_all() -> None:

@@ -94,12 +94,9 @@ def validate_content(content: Any, max_content: int) -> bytes:
             content = content.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise InvalidArgumentError(f"content str is not encodable as UTF-8: {exc.reason}") from None
-    elif type(content) is not bytes:
-        if not isinstance(content, bytes):
-            raise InvalidArgumentError(
-                f"content must be bytes or str, not {type(content).__name__}"
-            )
-        content = bytes(content)
+    elif not isinstance(content, bytes):
+        raise InvalidArgumentError(f"content must be bytes or str, not {type(content).__name__}")
+    content = bytes(content)
     if len(content) > max_content:
         raise InvalidArgumentError(
             f"content is {len(content)} bytes; the limit is {max_content}"

@@ -1,0 +1,189 @@
+"""The on-disk format: the header, the slot record layout, checksums and the CURRENT file.
+
+A store directory holds ``CURRENT`` (names the live generation), ``slots.<gen>`` (a
+4 KiB header, then fixed-size slots) and ``content.<gen>`` (the content arena).
+Every parse failure here raises CorruptionError, never a struct or numpy error.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from warmtier.errors import CorruptionError
+
+__all__ = [
+    "CURRENT_NAME",
+    "FORMAT_VERSION",
+    "HEADER_SIZE",
+    "LOCK_NAME",
+    "MAGIC",
+    "SLOT_FIXED",
+    "Header",
+    "content_name",
+    "read_current",
+    "slot_checksum",
+    "slot_dtype",
+    "slots_name",
+    "write_current",
+]
+
+MAGIC = b"WARMTIER"
+FORMAT_VERSION = 1
+HEADER_SIZE = 4096
+MAX_DIM = 1 << 16
+CURRENT_NAME = "CURRENT"
+LOCK_NAME = "LOCK"
+ID_FIELD = 256
+
+# magic, version, dim, slot_size, header_size, max_content, flushed_seq, seq_floor, gen,
+# max_slots, max_arena_bytes, then the header's own crc32.
+_HEADER = struct.Struct("<8sIIIIQQQQQQ")
+_HEADER_CRC = struct.Struct("<I")
+
+# Slot layout: the fixed fields, the id, then the embedding.
+SLOT_FIXED = 48 + ID_FIELD
+
+
+def slot_dtype(dim: int) -> np.dtype[np.void]:
+    """The numpy structured dtype of one slot for embeddings of ``dim`` float32."""
+    size = SLOT_FIXED + 4 * dim
+    size += (-size) % 8
+    return np.dtype(
+        {
+            "names": ["seq", "crc", "id_len", "flags", "off", "length", "confidence",
+                      "norm", "id", "embedding"],
+            "formats": ["<u8", "<u4", "<u2", "<u2", "<u8", "<u8", "<f4", "<f8",
+                        ("u1", (ID_FIELD,)), ("<f4", (dim,))],
+            "offsets": [0, 8, 12, 14, 16, 24, 32, 40, 48, SLOT_FIXED],
+            "itemsize": size,
+        }
+    )
+
+
+def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview) -> int:
+    """crc32 of a slot (its seq and every field after the crc) and its content."""
+    crc = zlib.crc32(slot[0:8])
+    crc = zlib.crc32(slot[12:], crc)
+    return zlib.crc32(content, crc)
+
+
+@dataclass(frozen=True)
+class Header:
+    """The fields of the slots file's first 4 KiB."""
+
+    dim: int
+    slot_size: int
+    max_content: int
+    flushed_seq: int = 0
+    seq_floor: int = 0
+    gen: int = 0
+    max_slots: int = 0
+    max_arena_bytes: int = 0
+    version: int = FORMAT_VERSION
+
+    def pack(self) -> bytes:
+        body = _HEADER.pack(
+            MAGIC, self.version, self.dim, self.slot_size, HEADER_SIZE, self.max_content,
+            self.flushed_seq, self.seq_floor, self.gen, self.max_slots, self.max_arena_bytes,
+        )
+        raw = body + _HEADER_CRC.pack(zlib.crc32(body))
+        return raw + bytes(HEADER_SIZE - len(raw))
+
+    def with_seqs(self, flushed_seq: int, seq_floor: int) -> Header:
+        return replace(self, flushed_seq=flushed_seq, seq_floor=seq_floor)
+
+    @classmethod
+    def unpack(cls, raw: bytes, where: str) -> Header:
+        need = _HEADER.size + _HEADER_CRC.size
+        if len(raw) < need:
+            raise CorruptionError(f"{where}: header is {len(raw)} bytes, shorter than {need}")
+        fields = _HEADER.unpack_from(raw, 0)
+        (magic, version, dim, slot_size, header_size, max_content, flushed_seq, seq_floor,
+         gen, max_slots, max_arena) = fields
+        if magic != MAGIC:
+            raise CorruptionError(f"{where}: bad magic {magic!r}; this is not a warmtier store")
+        (crc,) = _HEADER_CRC.unpack_from(raw, _HEADER.size)
+        if crc != zlib.crc32(raw[: _HEADER.size]):
+            raise CorruptionError(f"{where}: header checksum mismatch")
+        if version > FORMAT_VERSION:
+            raise CorruptionError(
+                f"{where}: format version {version} is newer than this library's "
+                f"{FORMAT_VERSION}; upgrade warmtier to open it"
+            )
+        if version < 1:
+            raise CorruptionError(f"{where}: invalid format version {version}")
+        if not 1 <= dim <= MAX_DIM:
+            raise CorruptionError(f"{where}: invalid dim {dim}")
+        if header_size != HEADER_SIZE:
+            raise CorruptionError(f"{where}: header size {header_size} != {HEADER_SIZE}")
+        if slot_size != slot_dtype(dim).itemsize:
+            raise CorruptionError(f"{where}: slot size {slot_size} does not match dim {dim}")
+        if flushed_seq > seq_floor:
+            raise CorruptionError(f"{where}: flushed seq {flushed_seq} > seq floor {seq_floor}")
+        return cls(dim, slot_size, max_content, flushed_seq, seq_floor, gen, max_slots,
+                   max_arena, version)
+
+
+def slots_name(gen: int) -> str:
+    return f"slots.{gen}"
+
+
+def content_name(gen: int) -> str:
+    return f"content.{gen}"
+
+
+_CURRENT_PREFIX = "warmtier-current "
+
+
+def read_current(directory: str) -> int:
+    """The live generation named by ``CURRENT``."""
+    path = os.path.join(directory, CURRENT_NAME)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(256)
+    except FileNotFoundError:
+        raise CorruptionError(f"{directory}: no {CURRENT_NAME} file; not a warmtier store") from None
+    except OSError as exc:
+        raise CorruptionError(f"{path}: unreadable: {exc}") from None
+    try:
+        text = raw.decode("ascii")
+        if not text.startswith(_CURRENT_PREFIX) or not text.endswith("\n"):
+            raise ValueError(text)
+        body, crc = text[len(_CURRENT_PREFIX) : -1].split(" ")
+        if int(crc, 16) != zlib.crc32(body.encode()):
+            raise ValueError("crc")
+        gen = int(body)
+        if gen < 0:
+            raise ValueError(body)
+    except ValueError:
+        raise CorruptionError(f"{path}: does not parse as a generation number") from None
+    return gen
+
+
+def write_current(directory: str, gen: int) -> None:
+    """Point ``CURRENT`` at ``gen`` atomically and durably (write, fsync, rename, fsync dir)."""
+    body = str(gen)
+    text = f"{_CURRENT_PREFIX}{body} {zlib.crc32(body.encode()):08x}\n".encode()
+    tmp = os.path.join(directory, CURRENT_NAME + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        os.write(fd, text)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, os.path.join(directory, CURRENT_NAME))
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: str) -> None:
+    """Make a directory's entries (creations, renames) durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,91 @@
+"""One memory-mapped file that can grow: a numpy.memmap, its fd, growth and durability.
+
+Growth reserves real blocks with ``posix_fallocate`` before remapping, so a full disk is
+an ENOSPC here (turned into CapacityError) and never a SIGBUS on a later write.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import numpy as np
+import numpy.typing as npt
+
+from warmtier.errors import CapacityError
+from warmtier.failpoints import failpoint
+
+__all__ = ["MappedFile"]
+
+
+class MappedFile:
+    """A file mapped read-write; ``u8`` is a plain ndarray view of all its bytes."""
+
+    def __init__(self, path: str, *, create_size: int | None = None, name: str = "file") -> None:
+        self.path = path
+        self.name = name
+        flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if create_size is not None else 0)
+        self.fd = os.open(path, flags, 0o644)
+        try:
+            if create_size is not None:
+                _reserve(self.fd, create_size)
+            self.size = os.fstat(self.fd).st_size
+            self.u8: npt.NDArray[np.uint8] = _map(path, self.size)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def grow(self, new_size: int) -> None:
+        """Extend the file to ``new_size`` bytes and remap; CapacityError if the disk is full."""
+        old = self.size
+        try:
+            failpoint(f"grow.{self.name}.before_extend")
+            _reserve(self.fd, new_size)
+            failpoint(f"grow.{self.name}.before_remap")
+        except OSError as exc:
+            self._truncate_back(old)
+            if exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+                raise CapacityError(
+                    f"cannot grow {self.path} to {new_size} bytes: {os.strerror(exc.errno)}"
+                ) from exc
+            raise
+        except BaseException:
+            self._truncate_back(old)
+            raise
+        self.u8 = _map(self.path, new_size)
+        self.size = new_size
+
+    def _truncate_back(self, old: int) -> None:
+        try:
+            if os.fstat(self.fd).st_size != old:
+                os.ftruncate(self.fd, old)
+        except OSError:
+            pass
+
+    def sync(self) -> None:
+        """msync the mapping and fsync the file (data and size)."""
+        base = self.u8.base
+        if isinstance(base, np.memmap):
+            base.flush()
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        """Drop the mapping and the fd (no sync)."""
+        self.u8 = np.zeros(0, np.uint8)
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def _reserve(fd: int, size: int) -> None:
+    current = os.fstat(fd).st_size
+    if size > current:
+        os.posix_fallocate(fd, current, size - current)
+    elif size < current:
+        os.ftruncate(fd, size)
+
+
+def _map(path: str, size: int) -> npt.NDArray[np.uint8]:
+    mm = np.memmap(path, dtype=np.uint8, mode="r+", shape=(size,))
+    view: npt.NDArray[np.uint8] = mm.view(np.ndarray)
+    return view
