@@ -14,7 +14,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from warmtier.errors import InvalidArgumentError, StoreClosedError, StoreLockedError
+from warmtier.errors import (
+    CorruptionError,
+    InvalidArgumentError,
+    StoreClosedError,
+    StoreLockedError,
+)
 from warmtier.records import CompactionStats, Embedding, Record, StoreStats
 from warmtier.validation import (
     DEFAULT_MAX_CONTENT,
@@ -55,7 +60,8 @@ class _Persisted:
 class ModelStore:
     """The sequential contract, in memory.
 
-    ``create``/``open`` keep a process-wide registry keyed by absolute path, so the model
+    ``create``/``open`` keep a process-wide registry keyed by absolute path (``create``
+    also makes the directory, so path rules match a real store), so the model
     can stand in for a persistent store: ``close()`` then ``open()`` gives back the same
     records, and dropping the object without ``close()`` keeps every completed operation
     (the model never loses a write). It is thread-safe by one lock, so the concurrency
@@ -90,8 +96,10 @@ class ModelStore:
         key = os.path.abspath(os.fspath(path))
         store = cls(dim, max_content=int(options.get("max_content", DEFAULT_MAX_CONTENT)))
         with cls._registry_lock:
-            if key in cls._registry:
-                raise InvalidArgumentError(f"{key} already holds a store")
+            if key in cls._registry or (os.path.lexists(key) and (
+                    not os.path.isdir(key) or os.listdir(key))):
+                raise InvalidArgumentError(f"{key} is not empty; create needs a new store")
+            os.makedirs(key, exist_ok=True)  # the directory marks the path as taken
             store._path = key
             store._state.holder = weakref.ref(store)
             cls._registry[key] = store._state
@@ -104,6 +112,8 @@ class ModelStore:
         with cls._registry_lock:
             state = cls._registry.get(key)
             if state is None:
+                if os.path.exists(key):
+                    raise CorruptionError(f"{key} holds no model store")
                 raise FileNotFoundError(key)
             if state.holder is not None and state.holder() is not None:
                 raise StoreLockedError(f"{key} is already open")

@@ -96,12 +96,10 @@ def validate_content(content: Any, max_content: int) -> bytes:
             raise InvalidArgumentError(f"content str is not encodable as UTF-8: {exc.reason}") from None
     elif not isinstance(content, bytes):
         raise InvalidArgumentError(f"content must be bytes or str, not {type(content).__name__}")
-    content = bytes(content)
-    if len(content) > max_content:
-        raise InvalidArgumentError(
-            f"content is {len(content)} bytes; the limit is {max_content}"
-        )
-    return content
+    data = bytes(content)
+    if len(data) > max_content:
+        raise InvalidArgumentError(f"content is {len(data)} bytes; the limit is {max_content}")
+    return data
 
 
 def validate_confidence(confidence: Any) -> float:

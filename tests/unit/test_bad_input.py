@@ -1,0 +1,153 @@
+"""Every argument rule of the contract: InvalidArgumentError, raised before anything changes.
+
+Runs against any store (``--warmtier-store``): the store is compared with a snapshot of
+itself taken before each bad call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from warmtier import InvalidArgumentError
+
+DIM = 4
+GOOD = np.array([0.5, -1.0, 0.0, 2.0], dtype=np.float32)
+
+BAD_EMBEDDINGS: list[tuple[str, Any]] = [
+    ("too_short", [1.0, 2.0, 3.0]),
+    ("too_long", [1.0] * (DIM + 1)),
+    ("two_dimensional", np.ones((1, DIM), np.float32)),
+    ("scalar", 1.0),
+    ("float64_wrong_length", np.ones(DIM + 3, np.float64)),
+    ("nan", [1.0, float("nan"), 0.0, 0.0]),
+    ("inf", [1.0, float("inf"), 0.0, 0.0]),
+    ("minus_inf", [float("-inf"), 0.0, 0.0, 0.0]),
+    ("overflows_float32", [1e39, 0.0, 0.0, 0.0]),
+    ("complex", np.array([1 + 2j, 0, 0, 0])),
+    ("strings", ["a", "b", "c", "d"]),
+    ("a_string", "abcd"),
+    ("bytes", b"\x00\x00\x80?" * DIM),
+    ("none", None),
+    ("ragged", [[1.0], [2.0, 3.0]]),
+    ("dict", {"a": 1}),
+]
+
+BAD_IDS: list[tuple[str, Any]] = [
+    ("empty", ""),
+    ("256_ascii_bytes", "a" * 256),
+    ("256_bytes_multibyte", "é" * 128),
+    ("lone_surrogate", "ab\udc80"),
+    ("bytes", b"abc"),
+    ("int", 7),
+    ("none", None),
+]
+
+BAD_CONTENTS: list[tuple[str, Any]] = [
+    ("int", 5),
+    ("none", None),
+    ("list", [1, 2]),
+    ("lone_surrogate_str", "x\ud800"),
+    ("array", np.zeros(3, np.uint8)),
+]
+
+BAD_CONFIDENCES: list[tuple[str, Any]] = [
+    ("negative", -0.1),
+    ("above_one", 1.5),
+    ("nan", float("nan")),
+    ("inf", float("inf")),
+    ("string", "0.5"),
+    ("none", None),
+]
+
+
+def snapshot(store: Any) -> dict[str, Any]:
+    return {rid: store.get(rid) for rid in store.ids()}
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Any]) -> Any:
+    s = make_store(dim=DIM, max_content=1024)
+    s.put("keep", GOOD, b"kept content", 0.25)
+    s.put("other", [1, 1, 1, 1], "", 1.0)
+    return s
+
+
+def assert_rejected_unchanged(store: Any, call: Callable[[], Any], what: str) -> None:
+    before = snapshot(store)
+    with pytest.raises(InvalidArgumentError):
+        call()
+    after = snapshot(store)
+    assert after == before, f"{what}: the store changed after a rejected call: {before} -> {after}"
+    assert len(store) == len(before)
+    if hasattr(store, "check"):
+        store.check()
+
+
+@pytest.mark.parametrize(("name", "embedding"), BAD_EMBEDDINGS, ids=[n for n, _ in BAD_EMBEDDINGS])
+@pytest.mark.parametrize("target", ["new", "existing"])
+def test_bad_embedding_is_rejected_and_changes_nothing(
+    store: Any, name: str, embedding: Any, target: str
+) -> None:
+    rid = "keep" if target == "existing" else "fresh"
+    assert_rejected_unchanged(store, lambda: store.put(rid, embedding, b"x"), f"embedding {name}")
+
+
+@pytest.mark.parametrize(("name", "rid"), BAD_IDS, ids=[n for n, _ in BAD_IDS])
+def test_bad_id_is_rejected_by_put_get_and_remove(store: Any, name: str, rid: Any) -> None:
+    assert_rejected_unchanged(store, lambda: store.put(rid, GOOD, b"x"), f"put id {name}")
+    assert_rejected_unchanged(store, lambda: store.get(rid), f"get id {name}")
+    assert_rejected_unchanged(store, lambda: store.remove(rid), f"remove id {name}")
+
+
+@pytest.mark.parametrize(("name", "content"), BAD_CONTENTS, ids=[n for n, _ in BAD_CONTENTS])
+@pytest.mark.parametrize("target", ["new", "existing"])
+def test_bad_content_is_rejected_and_changes_nothing(
+    store: Any, name: str, content: Any, target: str
+) -> None:
+    rid = "keep" if target == "existing" else "fresh"
+    assert_rejected_unchanged(store, lambda: store.put(rid, GOOD, content), f"content {name}")
+
+
+def test_content_over_the_limit_is_rejected_and_at_the_limit_accepted(store: Any) -> None:
+    assert_rejected_unchanged(store, lambda: store.put("keep", GOOD, b"x" * 1025), "1025 B content")
+    store.put("edge", GOOD, b"y" * 1024)
+    assert store.get("edge").content == b"y" * 1024
+
+
+@pytest.mark.parametrize(("name", "confidence"), BAD_CONFIDENCES,
+                         ids=[n for n, _ in BAD_CONFIDENCES])
+def test_bad_confidence_is_rejected_and_changes_nothing(
+    store: Any, name: str, confidence: Any
+) -> None:
+    assert_rejected_unchanged(store, lambda: store.put("keep", GOOD, b"new", confidence),
+                              f"confidence {name}")
+
+
+@pytest.mark.parametrize(("name", "query"), [*BAD_EMBEDDINGS, ("zero", [0.0] * DIM),
+                                             ("minus_zero", [-0.0] * DIM)],
+                         ids=[n for n, _ in BAD_EMBEDDINGS] + ["zero", "minus_zero"])
+def test_bad_query_is_rejected(store: Any, name: str, query: Any) -> None:
+    assert_rejected_unchanged(store, lambda: store.search(query, k=3), f"query {name}")
+
+
+@pytest.mark.parametrize("k", [0, -1, 1.5, "3", None])
+def test_bad_k_is_rejected(store: Any, k: Any) -> None:
+    assert_rejected_unchanged(store, lambda: store.search(GOOD, k=k), f"k={k!r}")
+
+
+def test_valid_edge_values_are_accepted(store: Any) -> None:
+    rid = "é" * 127 + "a"  # exactly 255 UTF-8 bytes
+    assert len(rid.encode()) == 255
+    store.put(rid, [0.0, -0.0, np.float32(1e-45), np.finfo(np.float32).max], "text é", 0.0)
+    rec = store.get(rid)
+    assert rec is not None
+    assert rec.content == "text é".encode()
+    assert rec.confidence == 0.0
+    assert np.signbit(rec.embedding[1]), "-0.0 must stay -0.0"
+    assert rec.embedding[2] == np.float32(1e-45)
+    store.put("ints", np.arange(DIM, dtype=np.int64), b"", 1)
+    assert store.get("ints").embedding.dtype == np.float32

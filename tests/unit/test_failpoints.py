@@ -1,0 +1,112 @@
+"""The failpoint API, and the reference store's promise that an injected fault is harmless."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from warmtier import WarmTierStore, failpoints
+from warmtier.failpoints import Count, InjectedFault, Raise
+from warmtier.model import ModelStore
+
+
+@pytest.fixture(autouse=True)
+def _clean() -> Any:
+    failpoints.disarm_all()
+    yield
+    failpoints.disarm_all()
+
+
+def test_an_unarmed_failpoint_does_nothing() -> None:
+    failpoints.failpoint("anything")
+
+
+def test_skip_and_times_select_which_hits_fire() -> None:
+    count = Count()
+    fired: list[str] = []
+    failpoints.arm("a.*", count)
+    with failpoints.armed("a.x", failpoints.Call(fired.append), skip=1, times=2):
+        for _ in range(5):
+            failpoints.failpoint("a.x")
+        failpoints.failpoint("b.x")
+    assert fired == ["a.x", "a.x"]
+    assert count.hits == {"a.x": 5}
+
+
+def test_raise_uses_the_given_exception_or_an_injected_fault() -> None:
+    with failpoints.armed("p", Raise()), pytest.raises(InjectedFault, match="'p'"):
+        failpoints.failpoint("p")
+    with failpoints.armed("p", Raise(KeyError("k"))), pytest.raises(KeyError):
+        failpoints.failpoint("p")
+
+
+@pytest.mark.reference_only
+def test_every_declared_failpoint_is_reached_by_a_full_workload(
+    make_store: Callable[..., Any],
+) -> None:
+    count = Count()
+    failpoints.arm("*", count)
+    s = make_store(dim=2, initial_capacity=1, initial_content_bytes=0)
+    for i in range(20):
+        s.put(f"k{i}", [1, i], b"x" * 5000)
+        s.put(f"k{i}", [1, i], b"y")
+    s.remove("k0")
+    s.flush()
+    s.compact()
+    failpoints.disarm_all()
+    missing = set(WarmTierStore.failpoint_names) - set(count.hits)
+    assert not missing, f"declared failpoints never reached: {sorted(missing)}"
+    undeclared = set(count.hits) - set(WarmTierStore.failpoint_names)
+    assert not undeclared, f"failpoints reached but not declared: {sorted(undeclared)}"
+
+
+@pytest.mark.reference_only
+@pytest.mark.parametrize("name", WarmTierStore.failpoint_names)
+def test_a_fault_injected_anywhere_leaves_the_store_all_or_nothing(
+    make_store: Callable[..., Any], name: str
+) -> None:
+    s = make_store(dim=2, initial_capacity=3, initial_content_bytes=0)
+    model = ModelStore(dim=2)
+    for t in (s, model):  # a full slots file and arena: the next put must grow both
+        for i in range(3):
+            t.put(f"k{i}", [1, i], b"a" * 1365)
+    steps: list[tuple[str, Callable[[Any], Any]]] = [
+        ("replace k0, forcing growth", lambda t: t.put("k0", [2, 2], b"b" * 5000)),
+        ("put new", lambda t: t.put("new", [3, 3], b"c" * 9000)),
+        ("remove k0", lambda t: t.remove("k0")),
+        ("flush", lambda t: t.flush()),
+        ("compact", lambda t: t.compact()),
+    ]
+    fired = 0
+    with failpoints.armed(name, Raise()):
+        for label, step in steps:
+            before = state(model)
+            after_model = ModelStore(dim=2)
+            for rec in before.values():
+                after_model.put(rec.id, rec.embedding, rec.content, rec.confidence)
+            step(after_model)
+            after = state(after_model)
+            try:
+                step(s)
+            except InjectedFault:
+                fired += 1
+            got = state(s)
+            assert got in (before, after), (
+                f"fault at {name} during {label!r}: the store is neither the state before "
+                f"nor after the call\nbefore={before}\nafter={after}\ngot={got}"
+            )
+            s.check()
+            model = after_model if got == after else model
+    assert fired, f"the workload never reached {name}"
+    s.put("later", [5, 5], b"works")
+    assert s.get("later").content == b"works"
+    s.close()
+    reopened = WarmTierStore.open(s.path)
+    assert state(reopened) == {**state(model), "later": reopened.get("later")}
+    reopened.close()
+
+
+def state(store: Any) -> dict[str, Any]:
+    return {rid: store.get(rid) for rid in store.ids()}

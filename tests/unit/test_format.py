@@ -1,0 +1,194 @@
+"""The reference store's file format: round trip, and CorruptionError for every bad file.
+
+A corrupt directory must give CorruptionError from ``open()`` (or a store whose
+``check()`` passes), never an IndexError, struct.error or a crash.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from warmtier import CorruptionError, WarmTierStore
+from warmtier.format import HEADER_SIZE, Header, read_current, slot_dtype, write_current
+
+pytestmark = pytest.mark.reference_only
+
+
+def populated(path: Path, n: int = 40) -> dict[str, bytes]:
+    expected = {}
+    with WarmTierStore.create(path, dim=4, initial_capacity=8, initial_content_bytes=0) as s:
+        for i in range(n):
+            content = f"content-{i}-".encode() * (i % 7)
+            s.put(f"id-{i}", [i, -0.0, 1e-45, 3.0e38], content, i / n)
+            expected[f"id-{i}"] = content
+    return expected
+
+
+def test_header_round_trips() -> None:
+    h = Header(dim=768, slot_size=slot_dtype(768).itemsize, max_content=123, flushed_seq=5,
+               seq_floor=9, gen=3, max_slots=10, max_arena_bytes=4096)
+    raw = h.pack()
+    assert len(raw) == HEADER_SIZE
+    assert Header.unpack(raw, "x") == h
+
+
+def test_current_round_trips(tmp_path: Path) -> None:
+    write_current(str(tmp_path), 42)
+    assert read_current(str(tmp_path)) == 42
+
+
+def test_records_round_trip_bit_exact_through_close_and_open(tmp_path: Path) -> None:
+    expected = populated(tmp_path / "s")
+    with WarmTierStore.open(tmp_path / "s") as s:
+        s.check()
+        for rid, content in expected.items():
+            rec = s.get(rid)
+            assert rec is not None and rec.content == content
+            assert np.signbit(rec.embedding[1]) and rec.embedding[2] == np.float32(1e-45)
+            assert rec.embedding[3] == np.float32(3.0e38)
+
+
+def _slots(path: Path) -> Path:
+    return path / f"slots.{read_current(str(path))}"
+
+
+def _content(path: Path) -> Path:
+    return path / f"content.{read_current(str(path))}"
+
+
+def _rewrite_header(path: Path, **fields: int) -> None:
+    f = _slots(path)
+    raw = bytearray(f.read_bytes())
+    h = Header.unpack(bytes(raw[:HEADER_SIZE]), "test")
+    values = {**h.__dict__, **fields}
+    raw[:HEADER_SIZE] = Header(**values).pack()
+    f.write_bytes(bytes(raw))
+
+
+CORRUPTIONS = {
+    "truncated_slots_file": lambda p: _slots(p).write_bytes(_slots(p).read_bytes()[:100]),
+    "slots_file_cut_mid_slot": lambda p: _slots(p).write_bytes(_slots(p).read_bytes()[:-7]),
+    "empty_slots_file": lambda p: _slots(p).write_bytes(b""),
+    "slots_file_of_zeros": lambda p: _slots(p).write_bytes(bytes(_slots(p).stat().st_size)),
+    "wrong_magic": lambda p: _slots(p).write_bytes(b"NOTASTOR" + _slots(p).read_bytes()[8:]),
+    "future_format_version": lambda p: _rewrite_header(p, version=99),
+    "header_checksum_broken": lambda p: _patch(_slots(p), 20, b"\xff\xff"),
+    "random_bytes_everywhere": lambda p: _slots(p).write_bytes(
+        random.Random(1).randbytes(_slots(p).stat().st_size)),
+    "missing_current": lambda p: (p / "CURRENT").unlink(),
+    "garbage_current": lambda p: (p / "CURRENT").write_bytes(b"\x00\xffnot a generation"),
+    "current_names_missing_generation": lambda p: write_current(str(p), 7),
+    "missing_content_file": lambda p: _content(p).unlink(),
+    "empty_content_file": lambda p: _content(p).write_bytes(b""),
+    "content_byte_flipped": lambda p: _flip(_content(p), 30),
+    "slot_embedding_bit_flipped": lambda p: _flip(_slots(p), HEADER_SIZE + 400),
+    "slot_id_bit_flipped": lambda p: _flip(_slots(p), HEADER_SIZE + 50),
+    "slot_offset_points_outside_arena": lambda p: _patch(_slots(p), HEADER_SIZE + 16,
+                                                          struct.pack("<Q", 2**40)),
+    "dim_changed": lambda p: _rewrite_header(p, dim=5),
+}
+
+
+def _patch(f: Path, at: int, data: bytes) -> None:
+    raw = bytearray(f.read_bytes())
+    raw[at : at + len(data)] = data
+    f.write_bytes(bytes(raw))
+
+
+def _flip(f: Path, at: int) -> None:
+    raw = bytearray(f.read_bytes())
+    raw[at] ^= 0x10
+    f.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_corrupt_files_give_corruption_error_never_a_traceback(tmp_path: Path, name: str) -> None:
+    path = tmp_path / "s"
+    populated(path)
+    CORRUPTIONS[name](path)
+    with pytest.raises(CorruptionError):
+        WarmTierStore.open(path)
+    # The failed open released the lock: a repaired store could be opened again.
+    assert not any(n.startswith("CURRENT.tmp") for n in os.listdir(path))
+
+
+def test_a_directory_with_no_store_is_corruption(tmp_path: Path) -> None:
+    (tmp_path / "d").mkdir()
+    with pytest.raises(CorruptionError):
+        WarmTierStore.open(tmp_path / "d")
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(CorruptionError):
+        WarmTierStore.open(tmp_path / "f")
+
+
+def test_an_unpublished_slot_is_ignored_on_open(tmp_path: Path) -> None:
+    """A slot body written without its sequence number (a crash before publish) is free."""
+    path = tmp_path / "s"
+    populated(path, n=3)
+    raw = bytearray(_slots(path).read_bytes())
+    size = slot_dtype(4).itemsize
+    fourth = HEADER_SIZE + 3 * size
+    raw[fourth + 8 : fourth + size] = raw[HEADER_SIZE + 8 : HEADER_SIZE + size]
+    _slots(path).write_bytes(bytes(raw))
+    with WarmTierStore.open(path) as s:
+        assert len(s) == 3
+        s.check()
+
+
+def test_a_torn_slot_written_after_the_last_flush_is_dropped(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    s = WarmTierStore.create(path, dim=4)
+    s.put("durable", [1, 0, 0, 0], b"flushed")
+    s.flush()
+    s.put("torn", [0, 1, 0, 0], b"never completed")
+    del s  # abandon: nothing flushed since
+    size = slot_dtype(4).itemsize
+    _flip(_slots(path), HEADER_SIZE + size + 200)  # the second slot's embedding
+    with WarmTierStore.open(path) as s:
+        assert s.ids() == ["durable"]
+        s.check()
+
+
+def test_duplicate_ids_resolve_to_the_highest_sequence_number(tmp_path: Path) -> None:
+    """A crash between publishing a replacement and retiring the old slot leaves both."""
+    path = tmp_path / "s"
+    s = WarmTierStore.create(path, dim=4)
+    s.put("k", [1, 0, 0, 0], b"old")
+    s.flush()
+    s.put("k", [0, 1, 0, 0], b"new")  # the old slot stays valid on disk until a flush
+    del s
+    with WarmTierStore.open(path) as s:
+        assert s.get("k").content == b"new"
+        assert len(s) == 1
+        s.check()
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_byte_damage_gives_corruption_error_or_a_checked_store(
+    tmp_path: Path, seed: int
+) -> None:
+    path = tmp_path / "s"
+    populated(path, n=25)
+    rnd = random.Random(seed)
+    target = rnd.choice([_slots(path), _content(path), path / "CURRENT"])
+    raw = bytearray(target.read_bytes())
+    for _ in range(rnd.randint(1, 8)):
+        if raw:
+            raw[rnd.randrange(len(raw))] = rnd.randrange(256)
+    if rnd.random() < 0.2:
+        raw = raw[: rnd.randrange(len(raw) + 1)]
+    target.write_bytes(bytes(raw))
+    try:
+        store = WarmTierStore.open(path)
+    except CorruptionError:
+        return
+    with store:
+        store.check()
+        for rid in store.ids():
+            assert store.get(rid) is not None
