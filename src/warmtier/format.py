@@ -45,7 +45,8 @@ ID_FIELD = 256
 _HEADER = struct.Struct("<8sIIIIQQQQQQ")
 _HEADER_CRC = struct.Struct("<I")
 
-# Slot layout: the fixed fields, the id, then the embedding.
+# Slot layout: crc u4, id_len u2, flags u2, seq u8 (the publish), off u8, length u8,
+# confidence f4, pad, norm f8, id[256], then the float32 embedding; padded to 8 bytes.
 SLOT_FIXED = 48 + ID_FIELD
 
 
@@ -55,21 +56,20 @@ def slot_dtype(dim: int) -> np.dtype[np.void]:
     size += (-size) % 8
     return np.dtype(
         {
-            "names": ["seq", "crc", "id_len", "flags", "off", "length", "confidence",
+            "names": ["crc", "id_len", "flags", "seq", "off", "length", "confidence",
                       "norm", "id", "embedding"],
-            "formats": ["<u8", "<u4", "<u2", "<u2", "<u8", "<u8", "<f4", "<f8",
+            "formats": ["<u4", "<u2", "<u2", "<u8", "<u8", "<u8", "<f4", "<f8",
                         ("u1", (ID_FIELD,)), ("<f4", (dim,))],
-            "offsets": [0, 8, 12, 14, 16, 24, 32, 40, 48, SLOT_FIXED],
+            "offsets": [0, 4, 6, 8, 16, 24, 32, 40, 48, SLOT_FIXED],
             "itemsize": size,
         }
     )
 
 
 def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview) -> int:
-    """crc32 of a slot (its seq and every field after the crc) and its content."""
-    crc = zlib.crc32(slot[0:8])
-    crc = zlib.crc32(slot[12:], crc)
-    return zlib.crc32(content, crc)
+    """crc32 of a slot (every byte after its crc field, the id_len and flags included) and
+    of its content."""
+    return zlib.crc32(content, zlib.crc32(slot[4:]))
 
 
 @dataclass(frozen=True)

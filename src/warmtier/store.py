@@ -14,6 +14,7 @@ import fcntl
 import os
 import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
@@ -58,8 +59,7 @@ from warmtier.validation import (
 
 __all__ = ["WarmTierStore"]
 
-_FIXED = struct.Struct("<QIHHQQfxxxxd")  # seq crc id_len flags off length confidence norm
-_SEQ = struct.Struct("<Q")
+_FIXED = struct.Struct("<IHHQQQfxxxxd")  # crc id_len flags seq off length confidence norm
 _PAGE = 4096
 # Norms outside this range are scored in float64 (float32 would overflow or underflow).
 _SAFE_NORM = (1e-30, 1e30)
@@ -330,17 +330,7 @@ class WarmTierStore:
             & (offs + lens <= arena_size)
             & (id_lens >= 1) & (id_lens <= ID_FIELD - 1)
         )
-        raw = self._slot_bytes
-        size = self._slot_size
-        arena = self._arena
-        crcs = slots["crc"][cand]
-        good = np.zeros(len(cand), dtype=bool)
-        for j in np.flatnonzero(sane).tolist():
-            i = int(cand[j])
-            start = i * size
-            o, n = int(offs[j]), int(lens[j])
-            good[j] = slot_checksum(raw[start : start + size].data,
-                                    arena[o : o + n].data) == int(crcs[j])
+        good = self._verify(cand, offs, lens, sane)
         bad = cand[~good]
         bad_seqs = seqs[bad]
         corrupt = bad[bad_seqs <= header.flushed_seq]
@@ -364,38 +354,39 @@ class WarmTierStore:
                                       "checksum")
         # Decode the ids; the highest sequence number of each id wins.
         order = np.argsort(seqs[cand], kind="stable")
-        id_block = slots["id"][cand]
-        index: dict[str, int] = {}
-        stale: dict[int, str] = {}
-        slot_ids = self._slot_ids
+        cand, offs, lens, id_lens = cand[order], offs[order], lens[order], id_lens[order]
+        confs, norms = confs[order], norms[order]
+        blob = slots["id"][cand].tobytes()
         try:
-            for j in order.tolist():
-                i = int(cand[j])
-                ident = id_block[j, : int(id_lens[j])].tobytes().decode("utf-8")
-                previous = index.get(ident)
-                if previous is not None:
-                    stale[previous] = ident
-                index[ident] = i
+            names = [blob[k : k + n].decode("utf-8") for k, n in
+                     zip(range(0, len(blob), ID_FIELD), id_lens.tolist(), strict=True)]
         except UnicodeDecodeError:
             raise CorruptionError(f"{self._path}: a slot's id is not valid UTF-8") from None
+        slot_list = cand.tolist()
+        index: dict[str, int] = dict(zip(names, slot_list, strict=True))
+        stale: dict[int, str] = {}
+        if len(index) != len(names):  # superseded versions left by a crash: newest wins
+            stale = {i: name for name, i in zip(names, slot_list, strict=True)
+                     if index[name] != i}
+        slot_ids = self._slot_ids
         live_slots = np.fromiter(index.values(), dtype=np.int64, count=len(index))
         live_mask = np.zeros(self._capacity, dtype=bool)
         live_mask[live_slots] = True
-        pos = np.searchsorted(cand, live_slots)
-        try:
-            self._alloc = ExtentAllocator.from_allocated(arena_size, offs[pos], lens[pos])
-        except AllocatorError as exc:
-            raise CorruptionError(f"{self._path}: live content extents are invalid: {exc}") from None
-        for ident, i in index.items():
-            slot_ids[i] = ident
-        self._index = index
-        self._live = live_mask
         self._offsets[cand] = offs
         self._lengths[cand] = lens
         self._norms[cand] = norms
         self._confidences[cand] = confs
         self._offsets[~live_mask] = 0
         self._lengths[~live_mask] = 0
+        try:
+            self._alloc = ExtentAllocator.from_allocated(
+                arena_size, self._offsets[live_slots], self._lengths[live_slots])
+        except AllocatorError as exc:
+            raise CorruptionError(f"{self._path}: live content extents are invalid: {exc}") from None
+        for ident, i in index.items():
+            slot_ids[i] = ident
+        self._index = index
+        self._live = live_mask
         self._live_bytes = int(self._lengths[live_slots].sum())
         self._next_seq = max(int(seqs.max(initial=0)), header.seq_floor) + 1
         # Retire what recovery dropped, durably, before anything can reuse the space.
@@ -405,6 +396,24 @@ class WarmTierStore:
         self._free_slots = np.flatnonzero(~live_mask)[::-1].tolist()
         if len(dead) or header.flushed_seq != self._next_seq - 1:
             self._sync_and_mark()
+
+    def _verify(self, cand: npt.NDArray[np.int64], offs: npt.NDArray[np.int64],
+                lens: npt.NDArray[np.int64], sane: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+        """Which candidate slots pass their checksum (one crc32 pass per slot and content)."""
+        size = self._slot_size
+        slots_mv = memoryview(self._slot_bytes)
+        arena_mv = memoryview(self._arena)
+        crc32 = zlib.crc32
+        pick = np.flatnonzero(sane)
+        starts = (cand[pick] * size).tolist()
+        ok = [
+            crc32(arena_mv[o : o + n], crc32(slots_mv[st + 4 : st + size])) == c
+            for st, o, n, c in zip(starts, offs[pick].tolist(), lens[pick].tolist(),
+                                   self._slots["crc"][cand[pick]].tolist(), strict=True)
+        ]
+        good = np.zeros(len(cand), dtype=bool)
+        good[pick] = ok
+        return good
 
     def _clean_up_generations(self, gen: int) -> None:
         """Delete files of other generations (an interrupted or finished compaction)."""
@@ -590,11 +599,11 @@ class WarmTierStore:
         seq = self._next_seq
         self._next_seq += 1
         buf = bytearray(self._slot_size)
-        _FIXED.pack_into(buf, 0, seq, 0, len(raw_id), 0, off, len(data), conf, norm)
+        _FIXED.pack_into(buf, 0, 0, len(raw_id), 0, seq, off, len(data), conf, norm)
         buf[48 : 48 + len(raw_id)] = raw_id
         buf[SLOT_FIXED : SLOT_FIXED + 4 * self._dim] = emb.tobytes()
         crc = slot_checksum(memoryview(buf), data)
-        struct.pack_into("<QI", buf, 0, 0, crc)  # the body goes down unpublished
+        struct.pack_into("<IHHQ", buf, 0, crc, len(raw_id), 0, 0)  # the body goes down unpublished
         start = slot * self._slot_size
         self._slot_bytes[start : start + self._slot_size] = np.frombuffer(buf, np.uint8)
         failpoint("put.before_publish")

@@ -134,7 +134,8 @@ def test_an_unpublished_slot_is_ignored_on_open(tmp_path: Path) -> None:
     raw = bytearray(_slots(path).read_bytes())
     size = slot_dtype(4).itemsize
     fourth = HEADER_SIZE + 3 * size
-    raw[fourth + 8 : fourth + size] = raw[HEADER_SIZE + 8 : HEADER_SIZE + size]
+    raw[fourth : fourth + size] = raw[HEADER_SIZE : HEADER_SIZE + size]
+    raw[fourth + 8 : fourth + 16] = bytes(8)  # the sequence number: never published
     _slots(path).write_bytes(bytes(raw))
     with WarmTierStore.open(path) as s:
         assert len(s) == 3
