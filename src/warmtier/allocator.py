@@ -16,6 +16,10 @@ from sortedcontainers import SortedDict, SortedList
 __all__ = ["AllocatorError", "ExtentAllocator"]
 
 
+_SHIFT = 48  # arenas up to 256 TiB
+_MASK = (1 << _SHIFT) - 1
+
+
 class AllocatorError(Exception):
     """A request the allocator's invariants forbid (double free, foreign extent, bad size)."""
 
@@ -24,8 +28,8 @@ class ExtentAllocator:
     """Hands out ``[offset, offset + size)`` extents of an arena of ``size`` bytes.
 
     Free extents live twice: ``_by_offset`` (offset -> length, for coalescing) and
-    ``_by_size`` (sorted ``(length, offset)`` pairs, for best fit). ``allocate`` and
-    ``free`` are O(log n) in the number of free extents.
+    ``_by_size`` (sorted ``length << 48 | offset`` keys, for best fit: one int compares
+    faster than a tuple). ``allocate`` and ``free`` are O(log n) in the free extents.
 
     >>> a = ExtentAllocator(100)
     >>> a.allocate(30), a.allocate(30)
@@ -37,8 +41,8 @@ class ExtentAllocator:
     """
 
     def __init__(self, size: int) -> None:
-        if size < 0:
-            raise AllocatorError(f"arena size must be >= 0; got {size}")
+        if not 0 <= size <= _MASK:
+            raise AllocatorError(f"arena size must be in [0, 2**48]; got {size}")
         self._size = size
         self._by_offset: SortedDict = SortedDict()
         self._by_size: SortedList = SortedList()
@@ -80,7 +84,9 @@ class ExtentAllocator:
         alloc = cls(0)
         alloc._size = size
         alloc._by_offset = SortedDict(zip(starts.tolist(), gap_lens.tolist(), strict=True))
-        alloc._by_size = SortedList(zip(gap_lens.tolist(), starts.tolist(), strict=True))
+        alloc._by_size = SortedList(
+            (n << _SHIFT) | o for n, o in zip(gap_lens.tolist(), starts.tolist(), strict=True)
+        )
         alloc._free_bytes = int(gap_lens.sum())
         return alloc
 
@@ -114,7 +120,7 @@ class ExtentAllocator:
     @property
     def largest_free(self) -> int:
         """Length of the largest free extent (0 if none)."""
-        return int(self._by_size[-1][0]) if self._by_size else 0
+        return int(self._by_size[-1] >> _SHIFT) if self._by_size else 0
 
     def free_extents(self) -> list[tuple[int, int]]:
         """Free extents as ``(offset, length)``, by offset."""
@@ -126,10 +132,11 @@ class ExtentAllocator:
         """Offset of a new extent of ``n`` > 0 bytes, or None if no free extent holds it."""
         if n <= 0:
             raise AllocatorError(f"allocation size must be positive; got {n}")
-        i = self._by_size.bisect_left((n, -1))
+        i = self._by_size.bisect_left(n << _SHIFT)
         if i == len(self._by_size):
             return None
-        length, offset = self._by_size[i]
+        key = self._by_size[i]
+        length, offset = key >> _SHIFT, key & _MASK
         self._remove(offset, length)
         if length > n:
             self._insert(offset + n, length - n)
@@ -181,7 +188,7 @@ class ExtentAllocator:
         """Every violated invariant, one line each (empty when all hold)."""
         problems: list[str] = []
         by_offset = [(int(o), int(n)) for o, n in self._by_offset.items()]
-        by_size = sorted((o, n) for n, o in self._by_size)
+        by_size = sorted((k & _MASK, k >> _SHIFT) for k in self._by_size)
         if by_offset != by_size:
             problems.append("allocator: the by-offset and by-size indexes disagree")
         total = 0
@@ -207,12 +214,12 @@ class ExtentAllocator:
 
     def _insert(self, offset: int, n: int) -> None:
         self._by_offset[offset] = n
-        self._by_size.add((n, offset))
+        self._by_size.add((n << _SHIFT) | offset)
         self._free_bytes += n
 
     def _remove(self, offset: int, n: int) -> None:
         del self._by_offset[offset]
-        self._by_size.remove((n, offset))
+        self._by_size.remove((n << _SHIFT) | offset)
         self._free_bytes -= n
 
     def __repr__(self) -> str:

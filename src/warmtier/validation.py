@@ -49,6 +49,15 @@ def validate_id(id: Any) -> bytes:
 
 def validate_embedding(embedding: Any, dim: int, what: str = "embedding") -> Embedding:
     """Return a fresh float32 copy of a 1-D real array-like of length ``dim``, all finite."""
+    if (
+        type(embedding) is np.ndarray
+        and embedding.dtype == np.float32
+        and embedding.shape == (dim,)
+    ):  # the fast path: already the stored type
+        out = embedding.copy()
+        if not np.isfinite(out).all():
+            _raise_not_finite(out, out, what)
+        return out
     if isinstance(embedding, (str, bytes, bytearray, memoryview)):
         raise InvalidArgumentError(f"{what} must be an array of numbers, not {type(embedding).__name__}")
     try:
@@ -71,12 +80,16 @@ def validate_embedding(embedding: Any, dim: int, what: str = "embedding") -> Emb
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.array(arr, dtype=np.float32, copy=True)
     if not np.isfinite(out).all():
-        bad = int(np.flatnonzero(~np.isfinite(out))[0])
-        raise InvalidArgumentError(
-            f"{what}[{bad}] = {arr[bad]!r} is not finite as float32 (NaN, inf and values "
-            "beyond float32's range are refused)"
-        )
+        _raise_not_finite(out, arr, what)
     return out
+
+
+def _raise_not_finite(converted: Embedding, original: Any, what: str) -> None:
+    bad = int(np.flatnonzero(~np.isfinite(converted))[0])
+    raise InvalidArgumentError(
+        f"{what}[{bad}] = {original[bad]!r} is not finite as float32 (NaN, inf and values "
+        "beyond float32's range are refused)"
+    )
 
 
 def validate_query(query: Any, dim: int) -> Embedding:
