@@ -58,3 +58,97 @@ def lint(session: nox.Session) -> None:
     install(session, "lint", "test")
     session.run("ruff", "check", "src", "tests", "noxfile.py")
     session.run("mypy", "src/warmtier")
+
+
+def _run_id() -> str:
+    import datetime
+    import uuid
+
+    now = datetime.datetime.now(datetime.UTC)
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:6]}"
+
+
+@nox.session(python=PYTHON)
+def scale(session: nox.Session) -> None:
+    """Nightly scale suite: 10K and 100K, lifecycle, leak, cliff, concurrency; `-- --scale=1m`
+    adds 1M. Appends a run record to results/scale and writes reports/scale/<run id>/."""
+    install(session, "test", "scale")
+    run_id = _run_id()
+    env = {"WARMTIER_RUN_ID": run_id}
+    common = [
+        "tests/scale",
+        "-p",
+        "no:cacheprovider",
+        "--scale-results=results/scale",
+        "--scale-reports=reports/scale",
+        *session.posargs,
+    ]
+    # Untimed scenarios (space, memory, concurrency) spread over the cores; a failure
+    # there must not stop the timed half, so the verdict comes at the end.
+    session.run("pytest", *common, "-m", "not timing", "-n", "2", env=env, success_codes=[0, 1])
+    # Timed scenarios run alone, one at a time.
+    session.run("pytest", *common, "-m", "timing", env=env, success_codes=[0, 1, 5])
+    session.run(
+        "python", "-m", "warmtier.perf.report", "--results", "results/scale",
+        "--reports", "reports/scale", "--run", run_id, "--fail-on-failed-tests",
+    )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """warmtier against py-lmdb, SQLite, a dict of numpy arrays and a numpy memmap, on the
+    same data (`-- --scale=1m` adds 1M scan/search/open). Writes reports/bench/. Never in CI."""
+    install(session, "bench")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def concurrency(session: nox.Session) -> None:
+    """The concurrency suite, slow parts included: barrier races, panic injection,
+    linearizability, controlled schedules, parallel branches, the race zoo. One process,
+    so races see quiet cores; `-- --warmtier-schedule-seed=N` replays one schedule."""
+    install(session, "test")
+    session.run(
+        "pytest",
+        "tests/concurrency",
+        "tests/unit/test_linearizability.py",
+        "tests/unit/test_scheduler.py",
+        "-p",
+        "no:cacheprovider",
+        *session.posargs,
+    )
+
+
+@nox.session(python=PYTHON)
+def crash(session: nox.Session) -> None:
+    """The crash-consistency suite (issue 8), slow parts included: process kills
+    (systematic and random), power-loss images, injected faults and full disks, file
+    fuzzing, and the crash bugs of the zoo. `-- --rounds=10000` is the nightly size;
+    `-- --replay SEED:POINT` reruns one printed failure (alone, in one process)."""
+    install(session, "test")
+    args = list(session.posargs)
+    replay = any(a.startswith(("--replay", "--crash-replay")) for a in args)
+    parallel = [] if replay or any(a.startswith("-n") for a in args) else ["-n", "2"]
+    session.run("pytest", "tests/crash", "-p", "no:cacheprovider", *parallel, *args)
+
+
+@nox.session(python=PYTHON)
+def mutants(session: nox.Session) -> None:
+    """The bug zoo's full matrix: every suite against every planted bug (`ci` profile, with
+    shrinking). Prints the table (missed bugs first) and writes reports/zoo.json.
+    `-- --only NAME[,NAME]`, `--suites properties,crash`, `--until-caught` narrow it."""
+    install(session, "test")
+    session.run(
+        "python", "-m", "warmtier.testing.zoo_runner", "--registry", "tests.zoo.registry",
+        "--json", "reports/zoo.json", "--profile", "ci", *session.posargs,
+        env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))},
+    )
+
+
+@nox.session(python=PYTHON)
+def mutmut(session: nox.Session) -> None:
+    """Nightly: mutmut over src/warmtier (config in pyproject [tool.mutmut]); prints the
+    mutation score and every surviving mutant, writes reports/mutmut.json."""
+    install(session, "test", "mutants")
+    session.run("mutmut", "run", *session.posargs, success_codes=[0, 1, 2])
+    session.run("python", "-m", "warmtier.testing.mutation_report", "--json", "reports/mutmut.json")

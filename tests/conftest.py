@@ -1,3 +1,9 @@
-"""Root conftest: load the shared warmtier pytest plugin for every suite."""
+"""Root conftest: load the shared warmtier pytest plugins for every suite."""
 
-pytest_plugins = ["warmtier.testing.plugin"]
+pytest_plugins = [
+    "warmtier.testing.plugin",
+    "warmtier.testing.profiles",
+    "warmtier.perf.pytest_plugin",
+    "warmtier.testing.concurrency_plugin",
+    "warmtier.testing.crash.pytest_plugin",
+]

@@ -741,14 +741,19 @@ class WarmTierStore:
         stale = [slot for slots in self._stale.values() for slot in slots]
         if stale:
             self._seqs[np.array(stale, dtype=np.int64)] = 0  # new versions are durable
+            # Zeroed, the old versions are plain dead slots: move them to the pending role
+            # now, so an exception in the rest of the sync leaves check() true (a retired
+            # slot listed as stale would be "unpublished on disk"). Crash test finding.
+            self._pending_slots.extend(stale)
+            self._stale.clear()
+            self._stale_count = 0
             self._slots_file.sync()
         failpoint("flush.after_retire")
         self._header = self._header.with_seqs(self._next_seq - 1, self._next_seq - 1)
         self._slots_file.u8[:HEADER_SIZE] = np.frombuffer(self._header.pack(), np.uint8)
         self._slots_file.sync()
         # Nothing durable refers to the freed slots and extents any more: recycle them.
-        self._free_slots.extend(self._pending_slots)
-        self._free_slots.extend(stale)
+        self._free_slots.extend(self._pending_slots)  # (the retired stale slots among them)
         self._pending_slots.clear()
         self._stale.clear()
         self._stale_count = 0

@@ -1,0 +1,806 @@
+"""The scale scenarios, written once and run at any size: the smoke versions in the CI
+gate and the nightly ones in ``tests/scale`` call the same functions.
+
+Each scenario drives a store only through the public contract, records its figures on
+a :class:`~warmtier.perf.history.PartWriter`, and returns what the test asserts on:
+lists of problems (empty when the store behaved) and the measured values.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from warmtier.model import ModelStore
+from warmtier.perf.history import PartWriter
+from warmtier.perf.measure import Latencies, dir_bytes, rss_bytes, settle
+from warmtier.perf.progress import Phase, Progress
+from warmtier.perf.stats import (
+    LinearFit,
+    cliffs_delta,
+    find_trend_breaks,
+    linear_fit,
+    mann_whitney_p,
+    percentiles,
+)
+from warmtier.perf.workload import Workload, fingerprints
+
+__all__ = [
+    "CliffResult",
+    "LeakResult",
+    "describe_record",
+    "fill",
+    "run_cliff",
+    "run_concurrency",
+    "run_fragmentation",
+    "run_latency",
+    "run_leak",
+    "run_million",
+    "run_roundtrip",
+    "same_record",
+    "stats_dict",
+    "timed_scan",
+    "verify_by_get",
+    "verify_by_scan",
+]
+
+StoreFactory = Callable[[int], Any]
+"""``factory(dim)`` creates a fresh, empty store of the class under test."""
+
+MB = 1024 * 1024
+MAX_PROBLEMS = 10
+
+
+# -- comparing records through the contract ----------------------------------------------
+
+
+def same_record(got: Any, id: str, emb: npt.NDArray[np.float32], content: bytes,
+                confidence: float) -> bool:
+    """``got`` (any store's record) holds exactly these values, bit for bit."""
+    if got is None or got.id != id or bytes(got.content) != content:
+        return False
+    if np.float32(got.confidence).tobytes() != np.float32(confidence).tobytes():
+        return False
+    e = np.asarray(got.embedding)
+    return e.dtype == np.float32 and e.shape == emb.shape and e.tobytes() == emb.tobytes()
+
+
+def describe_record(rec: Any) -> str:
+    if rec is None:
+        return "None"
+    return (
+        f"Record(id={rec.id!r}, content={len(rec.content)} B {bytes(rec.content[:24])!r}..., "
+        f"confidence={rec.confidence!r}, embedding[:3]={np.asarray(rec.embedding)[:3]!r})"
+    )
+
+
+def stats_dict(store: Any) -> dict[str, Any]:
+    s = store.stats()
+    return {
+        "records": int(s.records),
+        "capacity": int(s.capacity),
+        "content_live_bytes": int(s.content_live_bytes),
+        "content_allocated_bytes": int(s.content_allocated_bytes),
+        "fragmentation": float(s.fragmentation),
+    }
+
+
+# -- driving a store ---------------------------------------------------------------------
+
+
+def fill(
+    store: Any,
+    workload: Workload,
+    start: int,
+    stop: int,
+    *,
+    batch: int = 1000,
+    latencies: Latencies | None = None,
+    phase: Phase | None = None,
+    model: ModelStore | None = None,
+    on_batch: Callable[[int, int, npt.NDArray[np.float32]], None] | None = None,
+) -> list[float]:
+    """Put records ``start..stop-1``; return the put rate (ops/s) of each batch.
+
+    Data for a batch is generated before its clock starts. With ``latencies`` every put
+    is timed on its own; ``on_batch(lo, hi, embeddings)`` sees each batch's embeddings
+    (for expected search scores and fingerprints) outside the clock.
+    """
+    rates: list[float] = []
+    put = store.put
+    for lo in range(start, stop, batch):
+        hi = min(lo + batch, stop)
+        emb = workload.embeddings(lo, hi)
+        rows = [
+            (workload.id(i), emb[i - lo], workload.content(i), workload.confidence(i))
+            for i in range(lo, hi)
+        ]
+        if latencies is None:
+            t0 = time.perf_counter()
+            for id, e, c, conf in rows:
+                put(id, e, c, conf)
+            elapsed = time.perf_counter() - t0
+        else:
+            clock = time.perf_counter_ns
+            add = latencies.add
+            t0 = time.perf_counter()
+            for id, e, c, conf in rows:
+                s = clock()
+                put(id, e, c, conf)
+                add(clock() - s)
+            elapsed = time.perf_counter() - t0
+        rates.append((hi - lo) / elapsed if elapsed > 0 else float("inf"))
+        if model is not None:
+            for id, e, c, conf in rows:
+                model.put(id, e, c, conf)
+        if on_batch is not None:
+            on_batch(lo, hi, emb)
+        if phase is not None:
+            phase.advance(hi - lo)
+    return rates
+
+
+def timed_gets(store: Any, ids: Sequence[str], latencies: Latencies) -> list[Any]:
+    """Get each id with its own clock; return the records."""
+    out = []
+    get = store.get
+    clock = time.perf_counter_ns
+    for id in ids:
+        s = clock()
+        rec = get(id)
+        latencies.add(clock() - s)
+        out.append(rec)
+    return out
+
+
+def timed_scan(store: Any) -> tuple[float, int]:
+    """Seconds to iterate every record (touching each id), and how many came."""
+    n = 0
+    t0 = time.perf_counter()
+    for rec in store.scan():
+        rec.id  # noqa: B018 - touch the record like a consumer would
+        n += 1
+    return time.perf_counter() - t0, n
+
+
+def verify_by_get(
+    store: Any, workload: Workload, indices: Iterable[int], phase: Phase | None = None
+) -> list[str]:
+    """Every record ``i`` reads back exactly; at most ten problems, described."""
+    problems: list[str] = []
+    chunk: list[int] = []
+
+    def flush() -> None:
+        if not chunk:
+            return
+        for i in chunk:
+            id = workload.id(i)
+            got = store.get(id)
+            if not same_record(got, id, workload.embedding(i), workload.content(i),
+                               workload.confidence(i)):
+                problems.append(
+                    f"get({id!r}): expected {workload.sizes[i]} B of content and the "
+                    f"workload's embedding; got {describe_record(got)}"
+                )
+        if phase is not None:
+            phase.advance(len(chunk))
+        chunk.clear()
+
+    for i in sorted(indices):
+        chunk.append(i)
+        if len(chunk) >= 1024:
+            flush()
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    flush()
+    return problems[:MAX_PROBLEMS]
+
+
+def verify_by_scan(
+    store: Any, workload: Workload, expected: npt.NDArray[np.int64] | None,
+    live: set[int] | None, phase: Phase | None = None,
+) -> tuple[int, list[str]]:
+    """One untimed scan: every live record exactly once, content exact, embedding equal
+    to ``expected`` fingerprints (row ``i`` for record ``i``; ``None`` skips them)."""
+    problems: list[str] = []
+    seen: set[int] = set()
+    pending_idx: list[int] = []
+    pending_emb: list[npt.NDArray[np.float32]] = []
+
+    def check_embeddings() -> None:
+        if expected is not None and pending_idx:
+            got = fingerprints(np.stack(pending_emb))
+            want = expected[np.asarray(pending_idx)]
+            bad = np.flatnonzero((got != want).any(axis=1))
+            for b in bad[:MAX_PROBLEMS]:
+                problems.append(
+                    f"scan: {workload.id(pending_idx[b])} has an embedding other than the one put"
+                )
+        pending_idx.clear()
+        pending_emb.clear()
+
+    for rec in store.scan():
+        i = workload.index(rec.id)
+        if i in seen:
+            problems.append(f"scan yielded {rec.id!r} twice")
+        seen.add(i)
+        if bytes(rec.content) != workload.content(i):
+            problems.append(f"scan: {rec.id} content differs: {describe_record(rec)}")
+        pending_idx.append(i)
+        pending_emb.append(np.asarray(rec.embedding))
+        if len(pending_idx) >= 4096:
+            check_embeddings()
+            if phase is not None:
+                phase.advance(4096)
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    check_embeddings()
+    if live is not None and len(problems) < MAX_PROBLEMS:
+        missing = live - seen
+        extra = seen - live
+        if missing:
+            problems.append(f"scan missed {len(missing)} live records, e.g. "
+                            f"{[workload.id(i) for i in sorted(missing)[:3]]}")
+        if extra:
+            problems.append(f"scan yielded {len(extra)} records that are not live, e.g. "
+                            f"{[workload.id(i) for i in sorted(extra)[:3]]}")
+    return len(seen), problems[:MAX_PROBLEMS]
+
+
+def _figure_latency(perf: PartWriter, name: str, lat: Latencies | npt.NDArray[np.float64],
+                    scale: int, scenario: str) -> dict[str, float]:
+    us = lat.us() if isinstance(lat, Latencies) else lat
+    perf.figure(name, us, unit="us", better="lower", scale=scale, scenario=scenario)
+    return percentiles(us)
+
+
+# -- scenario 1: round trip --------------------------------------------------------------
+
+
+def run_roundtrip(
+    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    differential: bool = True, batch: int = 1000, seed: int = 1,
+) -> list[str]:
+    """Put ``n`` records in batches, get each back in random order, compare with the
+    workload and (``differential``) the model. Figures: put rate, put/get latency, RSS."""
+    w = Workload(n, dim=dim, seed=seed)
+    store = make(dim)
+    model = ModelStore(dim) if differential else None
+    rss0 = settle()
+    put_lat = Latencies()
+    rates = fill(store, w, 0, n, batch=batch, latencies=put_lat,
+                 phase=progress.phase(f"roundtrip {n:,}: put", n), model=model)
+    rss1 = settle()
+    order = list(range(n))
+    random.Random(seed).shuffle(order)
+    get_lat = Latencies()
+    phase = progress.phase(f"roundtrip {n:,}: get", n)
+    problems: list[str] = []
+    for lo in range(0, n, batch):
+        idx = order[lo : lo + batch]
+        got = timed_gets(store, [w.id(i) for i in idx], get_lat)
+        for i, rec in zip(idx, got, strict=True):
+            if len(problems) >= MAX_PROBLEMS:
+                break
+            id = w.id(i)
+            if not same_record(rec, id, w.embedding(i), w.content(i), w.confidence(i)):
+                problems.append(f"get({id!r}) after put: expected the workload's record "
+                                f"({w.sizes[i]} B content); got {describe_record(rec)}")
+            if model is not None:
+                want = model.get(id)
+                assert want is not None
+                if not same_record(rec, want.id, want.embedding, want.content, want.confidence):
+                    problems.append(f"get({id!r}): store and model differ: store "
+                                    f"{describe_record(rec)}, model {describe_record(want)}")
+        phase.advance(len(idx))
+    if len(store) != n:
+        problems.append(f"len(store): expected {n}, got {len(store)}")
+    if model is not None and sorted(store.ids()) != sorted(model.ids()):
+        problems.append("ids(): store and model hold different id sets")
+    rss2 = settle()
+    scale = n
+    perf.figure("roundtrip.put_rate", rates, unit="ops/s", better="higher", scale=scale)
+    _figure_latency(perf, "roundtrip.put_us", put_lat, scale, "roundtrip")
+    _figure_latency(perf, "roundtrip.get_us", get_lat, scale, "roundtrip")
+    perf.figure("roundtrip.rss_growth_mb", [(rss1 - rss0) / MB], unit="MB", better="lower",
+                scale=scale)
+    perf.extra[f"roundtrip@{n}"] = {
+        "rss_before_mb": rss0 / MB, "rss_after_put_mb": rss1 / MB, "rss_after_get_mb": rss2 / MB,
+        "path_bytes": dir_bytes(store.path) if getattr(store, "path", None) else None,
+    }
+    store.close()
+    return problems
+
+
+# -- scenario 2: latency percentiles at 100K ---------------------------------------------
+
+
+def run_latency(
+    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    gets: int = 1000, scans: int = 3, seed: int = 2,
+) -> tuple[list[str], dict[str, Any]]:
+    """Fill ``n`` with every put timed; early against late put p99; ``scans`` full scans;
+    ``gets`` random gets. Verifies every record once by scan."""
+    w = Workload(n, dim=dim, seed=seed)
+    store = make(dim)
+    expected = np.empty((n, 2), dtype=np.int64)
+
+    def keep(lo: int, hi: int, emb: npt.NDArray[np.float32]) -> None:
+        expected[lo:hi] = fingerprints(emb)
+
+    put_lat = Latencies()
+    rates = fill(store, w, 0, n, latencies=put_lat, on_batch=keep,
+                 phase=progress.phase(f"latency {n:,}: put", n))
+    tenth = max(1, n // 10)
+    early, late = put_lat.slice_us(0, tenth), put_lat.slice_us(n - tenth)
+    early_p99, late_p99 = float(np.percentile(early, 99)), float(np.percentile(late, 99))
+    degradation = {
+        "early_p99_us": early_p99, "late_p99_us": late_p99, "ratio": late_p99 / early_p99,
+        "mann_whitney_p": mann_whitney_p(late, early), "cliffs_delta": cliffs_delta(late, early),
+    }
+    phase = progress.phase(f"latency {n:,}: scan x{scans}", scans * n)
+    scan_rates = []
+    problems: list[str] = []
+    for _ in range(scans):
+        secs, count = timed_scan(store)
+        scan_rates.append(count / secs)
+        phase.advance(n)
+        if count != n:
+            problems.append(f"scan yielded {count} records; expected {n}")
+    rng = random.Random(seed)
+    picks = [rng.randrange(n) for _ in range(gets)]
+    get_lat = Latencies()
+    got = timed_gets(store, [w.id(i) for i in picks], get_lat)
+    for i, rec in zip(picks, got, strict=True):
+        if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
+            problems.append(f"get({w.id(i)!r}): expected the workload's record; got "
+                            f"{describe_record(rec)}")
+            break
+    count, scan_problems = verify_by_scan(store, w, expected, set(range(n)),
+                                          progress.phase(f"latency {n:,}: verify", n))
+    problems += scan_problems
+    perf.figure("latency.put_rate", rates, unit="ops/s", better="higher", scale=n)
+    put_p = _figure_latency(perf, "latency.put_us", put_lat, n, "latency")
+    get_p = _figure_latency(perf, "latency.get_us", get_lat, n, "latency")
+    perf.figure("latency.put_early_us", early, unit="us", better="lower", scale=n)
+    perf.figure("latency.put_late_us", late, unit="us", better="lower", scale=n)
+    perf.figure("latency.scan_items_per_s", scan_rates, unit="items/s", better="higher", scale=n)
+    perf.extra[f"latency@{n}"] = {"put": put_p, "get": get_p, "degradation": degradation}
+    if degradation["ratio"] > 2 and degradation["mann_whitney_p"] < 0.01:
+        perf.note(f"put p99 degrades as the store fills to {n:,}: early {early_p99:.1f} us, "
+                  f"late {late_p99:.1f} us (Cliff's delta {degradation['cliffs_delta']:+.2f})")
+    store.close()
+    return problems, {"put": put_p, "get": get_p, "degradation": degradation,
+                      "scan_items_per_s": scan_rates}
+
+
+# -- scenario 3: a million records -------------------------------------------------------
+
+
+def run_million(
+    make: StoreFactory, open_store: Callable[[str], Any], perf: PartWriter, progress: Progress,
+    *, n: int, dim: int, scans: int = 3, queries: int = 5, opens: int = 3, seed: int = 3,
+) -> tuple[list[str], dict[str, Any]]:
+    """Build ``n``; scan all; search with planted queries (exact top-10 checked); close
+    and ``open()``; RSS and file sizes. Returns problems and the headline figures."""
+    w = Workload(n, dim=dim, seed=seed)
+    rng = random.Random(seed)
+    targets = [rng.randrange(n) for _ in range(queries)]
+    # Queries must exist before the build streams past their targets.
+    qs = np.stack([w.query(t) for t in targets]).astype(np.float64)
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    scores = np.empty((queries, n), dtype=np.float64)
+    expected = np.empty((n, 2), dtype=np.int64)
+
+    def keep(lo: int, hi: int, emb: npt.NDArray[np.float32]) -> None:
+        expected[lo:hi] = fingerprints(emb)
+        e = emb.astype(np.float64)
+        norms = np.linalg.norm(e, axis=1)
+        norms[norms == 0] = np.inf
+        scores[:, lo:hi] = (qs @ e.T) / norms
+
+    rss0 = settle()
+    store = make(dim)
+    t0 = time.perf_counter()
+    rates = fill(store, w, 0, n, batch=4096, on_batch=keep,
+                 phase=progress.phase(f"{n:,}: build", n))
+    build_s = time.perf_counter() - t0
+    store.flush()
+    rss_built = rss_bytes()
+    problems: list[str] = []
+    phase = progress.phase(f"{n:,}: scan x{scans}", scans * n)
+    scan_rates = []
+    for _ in range(scans):
+        secs, count = timed_scan(store)
+        scan_rates.append(count / secs)
+        phase.advance(n)
+        if count != n:
+            problems.append(f"scan yielded {count} records; expected {n}")
+    search_s = []
+    phase = progress.phase(f"{n:,}: search x{queries}", queries)
+    for qi, target in enumerate(targets):
+        t0 = time.perf_counter()
+        top = store.search(w.query(target), k=10)
+        search_s.append(time.perf_counter() - t0)
+        want = np.argsort(-scores[qi], kind="stable")[:10]
+        problems += _check_top(top, want, scores[qi], w, target)
+        phase.advance(1)
+    files = dir_bytes(store.path)
+    path = store.path
+    store.close()
+    open_s = []
+    phase = progress.phase(f"{n:,}: close + open x{opens}", opens)
+    for _ in range(opens):
+        t0 = time.perf_counter()
+        store = open_store(path)
+        open_s.append(time.perf_counter() - t0)
+        if len(store) != n:
+            problems.append(f"len after open(): expected {n}, got {len(store)}")
+        if _ + 1 < opens:
+            store.close()
+        phase.advance(1)
+    count, scan_problems = verify_by_scan(store, w, expected, None,
+                                          progress.phase(f"{n:,}: verify all", n))
+    if count != n:
+        problems.append(f"verifying scan after open() saw {count} records; expected {n}")
+    problems += scan_problems
+    rss_end = rss_bytes()
+    store.close()
+    perf.figure("million.put_rate", rates, unit="ops/s", better="higher", scale=n)
+    perf.figure("million.build_s", [build_s], unit="s", better="lower", scale=n)
+    perf.figure("million.scan_items_per_s", scan_rates, unit="items/s", better="higher", scale=n)
+    perf.figure("million.search_s", search_s, unit="s", better="lower", scale=n)
+    perf.figure("million.open_s", open_s, unit="s", better="lower", scale=n)
+    perf.figure("million.rss_mb", [rss_built / MB, rss_end / MB], unit="MB", better="lower",
+                scale=n)
+    perf.figure("million.file_mb", [files["apparent"] / MB], unit="MB", better="lower", scale=n)
+    out = {
+        "build_s": build_s, "put_rate_median": float(np.median(rates)),
+        "scan_items_per_s": scan_rates, "search_s": search_s, "open_s": open_s,
+        "rss_before_mb": rss0 / MB, "rss_built_mb": rss_built / MB, "rss_end_mb": rss_end / MB,
+        "files": files,
+    }
+    perf.extra[f"million@{n}"] = out
+    return problems, out
+
+
+def _check_top(top: list[tuple[str, float]], want: npt.NDArray[np.intp],
+               scores: npt.NDArray[np.float64], w: Workload, target: int) -> list[str]:
+    """The store's top-10 equals the exact one, allowing float32 rounding near ties."""
+    problems = []
+    got_ids = [id for id, _ in top]
+    want_ids = [w.id(int(i)) for i in want]
+    if len(top) != len(want):
+        return [f"search returned {len(top)} results; expected {len(want)}"]
+    if got_ids[0] != w.id(target):
+        problems.append(f"search: the planted record {w.id(target)} should rank first; "
+                        f"got {got_ids[:3]}")
+    kth = float(scores[want[-1]])
+    for id, score in top:
+        true = float(scores[w.index(id)])
+        if abs(true - score) > 1e-4 or true < kth - 1e-4:
+            problems.append(f"search: {id} scored {score:.6f} (true {true:.6f}); expected "
+                            f"top-10 {want_ids}")
+            break
+    return problems
+
+
+# -- scenario 4: fragmentation lifecycle -------------------------------------------------
+
+
+def run_fragmentation(
+    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    refill: int = 10_000, seed: int = 4,
+) -> tuple[list[str], dict[str, Any]]:
+    """Store ``n`` (FRAGMENTATION_MIX), remove every even record, store ``refill`` more,
+    verify every record against the model, ``compact()``, verify again."""
+    from warmtier.perf.workload import FRAGMENTATION_MIX
+
+    w = Workload(n + refill, dim=dim, mix=FRAGMENTATION_MIX, seed=seed)
+    store = make(dim)
+    model = ModelStore(dim)
+    stages: dict[str, Any] = {}
+    fill(store, w, 0, n, model=model, phase=progress.phase(f"fragmentation {n:,}: store", n))
+    stages["stored"] = stats_dict(store)
+    phase = progress.phase(f"fragmentation {n:,}: remove evens", n // 2)
+    problems: list[str] = []
+    for i in range(0, n, 2):
+        r1, r2 = store.remove(w.id(i)), model.remove(w.id(i))
+        if r1 != r2:
+            problems.append(f"remove({w.id(i)!r}): model says {r2}, store says {r1}")
+        phase.advance(1)
+    stages["after_remove"] = stats_dict(store)
+    fill(store, w, n, n + refill, model=model,
+         phase=progress.phase(f"fragmentation {n:,}: store {refill:,} more", refill))
+    stages["after_refill"] = stats_dict(store)
+    live = sorted(w.index(id) for id in model.ids())
+    problems += _verify_against_model(store, model, w, live, "before compact()", progress)
+    big = [i for i in live if w.sizes[i] >= 100 * 1024]
+    problems += [f"100 KB record: {p}" for p in verify_by_get(store, w, big)]
+    t0 = time.perf_counter()
+    compaction = store.compact()
+    compact_s = time.perf_counter() - t0
+    stages["after_compact"] = stats_dict(store)
+    stages["compaction"] = {
+        "bytes_before": int(compaction.bytes_before), "bytes_after": int(compaction.bytes_after),
+        "bytes_reclaimed": int(compaction.bytes_reclaimed), "seconds": compact_s,
+    }
+    problems += _verify_against_model(store, model, w, live, "after compact()", progress)
+    problems += [f"100 KB record after compact(): {p}" for p in verify_by_get(store, w, big)]
+    before = stages["after_refill"]["fragmentation"]
+    after = stages["after_compact"]["fragmentation"]
+    c = stages["compaction"]
+    if c["bytes_before"] - c["bytes_after"] != c["bytes_reclaimed"]:
+        problems.append(f"compact(): bytes_before - bytes_after = "
+                        f"{c['bytes_before'] - c['bytes_after']}; bytes_reclaimed says "
+                        f"{c['bytes_reclaimed']}")
+    if before > 0 and not after < before:
+        problems.append(f"compact() should lower fragmentation: expected < {before:.3f}, "
+                        f"got {after:.3f}")
+    if stages["after_compact"]["content_live_bytes"] != stages["after_refill"]["content_live_bytes"]:
+        problems.append("compact() changed content_live_bytes: expected "
+                        f"{stages['after_refill']['content_live_bytes']}, got "
+                        f"{stages['after_compact']['content_live_bytes']}")
+    perf.figure("fragmentation.before_compact", [before], unit="ratio", better="lower", scale=n)
+    perf.figure("fragmentation.after_compact", [after], unit="ratio", better="lower", scale=n)
+    perf.figure("fragmentation.compact_s", [compact_s], unit="s", better="none", scale=n)
+    perf.extra["fragmentation"] = stages
+    store.close()
+    return problems, stages
+
+
+def _verify_against_model(store: Any, model: ModelStore, w: Workload, live: list[int],
+                          when: str, progress: Progress) -> list[str]:
+    problems: list[str] = []
+    if len(store) != len(model):
+        problems.append(f"{when}: len(store) = {len(store)}; the model has {len(model)}")
+    if set(store.ids()) != set(model.ids()):
+        problems.append(f"{when}: ids() differ from the model's")
+    phase = progress.phase(f"verify {when}", len(live))
+    for i in live:
+        id = w.id(i)
+        got, want = store.get(id), model.get(id)
+        assert want is not None
+        if not same_record(got, want.id, want.embedding, want.content, want.confidence):
+            problems.append(f"{when}: get({id!r}) = {describe_record(got)}; the model holds "
+                            f"{describe_record(want)}")
+            if len(problems) >= MAX_PROBLEMS:
+                break
+    phase.advance(len(live))
+    return problems
+
+
+# -- scenario 5: leak check --------------------------------------------------------------
+
+
+@dataclass
+class LeakResult:
+    rss_mb: list[float]
+    fit: LinearFit
+    limit_mb: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def leaks(self) -> bool:
+        """The slope is clearly above the limit: its whole confidence interval is."""
+        return self.fit.ci_low > self.limit_mb
+
+
+def run_leak(
+    make: StoreFactory, perf: PartWriter, progress: Progress, *, per_cycle: int, cycles: int,
+    dim: int, limit_mb: float = 1.0, seed: int = 5,
+) -> LeakResult:
+    """One warm-up cycle, then ``cycles`` cycles of ``per_cycle`` puts of fresh ids and
+    their removal; RSS after each; least-squares slope with a 95% CI."""
+    w = Workload(per_cycle * (cycles + 1), dim=dim, seed=seed)
+    store = make(dim)
+    problems: list[str] = []
+    rss: list[float] = []
+    phase = progress.phase(f"leak: {cycles} cycles of {per_cycle:,}", (cycles + 1) * per_cycle)
+    for cycle in range(cycles + 1):
+        lo = cycle * per_cycle
+        fill(store, w, lo, lo + per_cycle)
+        for i in range(lo, lo + per_cycle):
+            if not store.remove(w.id(i)):
+                problems.append(f"remove({w.id(i)!r}) right after its put returned False")
+                break
+        if len(store) != 0:
+            problems.append(f"cycle {cycle}: len(store) = {len(store)} after removing all")
+        sample = settle() / MB
+        if cycle > 0:  # the warm-up cycle maps and sizes everything once
+            rss.append(sample)
+        phase.advance(per_cycle)
+    fit = linear_fit(np.arange(1, len(rss) + 1), rss)
+    perf.figure("leak.rss_mb", rss, unit="MB", better="lower", scale=per_cycle)
+    perf.figure("leak.slope_mb", [fit.slope], unit="MB/cycle", better="lower", scale=per_cycle)
+    perf.extra["leak"] = {
+        "rss_mb": rss, "slope_mb": fit.slope, "intercept_mb": fit.intercept,
+        "ci_low_mb": fit.ci_low, "ci_high_mb": fit.ci_high, "r2": fit.r2,
+        "per_cycle": per_cycle, "limit_mb": limit_mb,
+    }
+    store.close()
+    return LeakResult(rss, fit, limit_mb, problems)
+
+
+# -- scenario 6: cliff detection ---------------------------------------------------------
+
+
+@dataclass
+class CliffResult:
+    scales: list[int]
+    table: dict[str, list[float]]
+    breaks: list[str]
+    problems: list[str]
+
+
+def run_cliff(
+    make: StoreFactory, perf: PartWriter, progress: Progress, *, scales: Sequence[int],
+    dim: int, gets: int = 5000, seed: int = 6,
+) -> CliffResult:
+    """Grow one store through ``scales``; at each: put rate and latency of the puts that
+    got there, p99 of ``gets`` random gets, one full scan. Flags trend breaks."""
+    top = max(scales)
+    w = Workload(top, dim=dim, seed=seed)
+    store = make(dim)
+    table: dict[str, list[float]] = {k: [] for k in (
+        "put_rate", "put_p99_us", "get_p99_us", "scan_s", "scan_items_per_s", "scan_ns_per_item",
+        "put_us_per_op", "put_rate_q25", "put_rate_q75")}
+    problems: list[str] = []
+    rng = random.Random(seed)
+    done = 0
+    phase = progress.phase(f"cliff: grow to {top:,}", top)
+    for n in scales:
+        lat = Latencies()
+        rates = fill(store, w, done, n, batch=max(100, min(1000, (n - done) // 10)),
+                     latencies=lat, phase=phase)
+        done = n
+        picks = [rng.randrange(n) for _ in range(gets)]
+        get_lat = Latencies()
+        got = timed_gets(store, [w.id(i) for i in picks], get_lat)
+        for i, rec in zip(picks, got, strict=True):
+            if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
+                problems.append(f"at {n:,}: get({w.id(i)!r}) = {describe_record(rec)}")
+                break
+        scan_times = []
+        for _ in range(3):  # one scan is too noisy on a shared machine to judge a trend
+            secs, count = timed_scan(store)
+            scan_times.append(secs)
+            if count != n:
+                problems.append(f"at {n:,}: scan yielded {count}; expected {n}")
+        secs = float(np.median(scan_times))
+        perf.figure("cliff.put_rate", rates, unit="ops/s", better="higher", scale=n)
+        perf.figure("cliff.put_us", lat.us(), unit="us", better="lower", scale=n)
+        perf.figure("cliff.get_us", get_lat.us(), unit="us", better="lower", scale=n)
+        perf.figure("cliff.scan_s", scan_times, unit="s", better="lower", scale=n)
+        table["put_rate"].append(float(np.median(rates)))
+        table["put_us_per_op"].append(1e6 / float(np.median(rates)))
+        table["put_rate_q25"].append(float(np.percentile(rates, 25)))
+        table["put_rate_q75"].append(float(np.percentile(rates, 75)))
+        table["put_p99_us"].append(float(np.percentile(lat.us(), 99)))
+        table["get_p99_us"].append(float(np.percentile(get_lat.us(), 99)))
+        table["scan_s"].append(secs)
+        table["scan_items_per_s"].append(n / secs)
+        table["scan_ns_per_item"].append(secs / max(n, 1) * 1e9)
+    store.close()
+    scales = list(scales)
+    breaks = []
+    # Tail latencies are noisier than rates on a shared machine: a higher bar for them.
+    for key, better, threshold in (("put_rate", "higher", 2.0), ("put_p99_us", "lower", 3.0),
+                                   ("get_p99_us", "lower", 3.0),
+                                   ("scan_items_per_s", "higher", 2.0)):
+        breaks += find_trend_breaks(key, scales, table[key], better,  # type: ignore[arg-type]
+                                    threshold=threshold)
+    described = [b.describe() for b in breaks]
+    perf.extra["cliff"] = {"scales": scales, **table,
+                           "breaks": [{"figure": b.figure, "scale": b.scale,
+                                       "ratio": b.ratio} for b in breaks]}
+    perf.extra["cliff_breaks"] = described
+    for text in described:
+        perf.note("cliff: " + text)
+    return CliffResult(scales, table, described, problems)
+
+
+# -- scenario 7: concurrency at scale ----------------------------------------------------
+
+
+def run_concurrency(
+    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    writers: int = 10, readers: int = 10, ops: int = 1000, seed: int = 7,
+) -> list[str]:
+    """``n`` records pre-populated; ``writers`` threads put and remove on disjoint id sets,
+    ``readers`` threads get and check each record is one that was put for its id (never
+    torn); then the final state equals the model replaying each writer's ops."""
+    w = Workload(n, dim=dim, seed=seed).preload()
+    store = make(dim)
+    model = ModelStore(dim)
+    fill(store, w, 0, n, model=model, phase=progress.phase(f"concurrency: populate {n:,}", n))
+    rng = np.random.default_rng(seed)
+    # plans[k]: (kind, index, content) with kind "put" or "remove"; writer k owns i % writers == k.
+    plans: list[list[tuple[str, int, bytes]]] = []
+    allowed: dict[int, set[bytes]] = {}
+    for k in range(writers):
+        owned = np.arange(k, n, writers)
+        plan = []
+        for j in range(ops):
+            i = int(owned[rng.integers(0, owned.size)])
+            allowed.setdefault(i, {w.content(i)})
+            if rng.random() < 0.25:
+                plan.append(("remove", i, b""))
+            else:
+                content = f"writer {k} op {j} of {w.id(i)}".encode() * int(rng.integers(1, 8))
+                plan.append(("put", i, content))
+                allowed[i].add(content)
+        plans.append(plan)
+
+    def emb_for(i: int, content: bytes) -> npt.NDArray[np.float32]:
+        # The embedding is a function of the content: a torn record would not match.
+        e = w.embedding(i).copy()
+        e[0] = np.float32(len(content))
+        return e
+
+    errors: list[str] = []
+    lock = threading.Lock()
+    start = threading.Barrier(writers + readers)
+    phase = progress.phase(f"concurrency: {writers}+{readers} threads x {ops:,}",
+                           (writers + readers) * ops)
+
+    def writer(k: int) -> None:
+        start.wait()
+        for kind, i, content in plans[k]:
+            if kind == "put":
+                store.put(w.id(i), emb_for(i, content), content, 0.5)
+            else:
+                store.remove(w.id(i))
+        phase.advance(ops)
+
+    def reader(k: int) -> None:
+        local = random.Random(seed * 1000 + k)
+        start.wait()
+        for _ in range(ops):
+            i = local.randrange(n)
+            rec = store.get(w.id(i))
+            if rec is None:
+                if i not in allowed:
+                    with lock:
+                        errors.append(f"reader: {w.id(i)} vanished; no writer removes it")
+                continue
+            content = bytes(rec.content)
+            if content == w.content(i):
+                ok = same_record(rec, w.id(i), w.embedding(i), content, w.confidence(i))
+            else:
+                ok = content in allowed.get(i, set()) and same_record(
+                    rec, w.id(i), emb_for(i, content), content, 0.5)
+            if not ok:
+                with lock:
+                    errors.append(f"reader: {w.id(i)} read as a record never put: "
+                                  f"{describe_record(rec)}")
+        phase.advance(ops)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(writers)]
+    threads += [threading.Thread(target=reader, args=(k,)) for k in range(readers)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    for plan in plans:
+        for kind, i, content in plan:
+            if kind == "put":
+                model.put(w.id(i), emb_for(i, content), content, 0.5)
+            else:
+                model.remove(w.id(i))
+    problems = errors[:MAX_PROBLEMS]
+    live = sorted(w.index(id) for id in model.ids())
+    problems += _verify_against_model(store, model, w, live, "after the threads", progress)
+    perf.figure("concurrency.ops_per_s", [(writers + readers) * ops / elapsed], unit="ops/s",
+                better="none", scale=n)
+    store.close()
+    return problems

@@ -1,0 +1,357 @@
+"""The one place where a store's answers are compared with the model's, and where the
+replay command printed with every failure is built.
+
+Every assertion message names what was expected, what the store gave, and the command
+that replays the failure (see :func:`replay_hint`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shlex
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from warmtier.model import cosine_scores
+from warmtier.records import Record
+
+__all__ = [
+    "SCORE_ATOL",
+    "ReplayContext",
+    "StoreMismatch",
+    "assert_compaction_consistent",
+    "assert_ids_match",
+    "assert_record_matches",
+    "assert_scan_matches",
+    "assert_search_matches",
+    "assert_stats_match",
+    "current_replay",
+    "nox_to_pytest_argv",
+    "replay_hint",
+    "set_replay",
+]
+
+#: Absolute tolerance on cosine scores: the model computes in float64, a store may use
+#: float32 arithmetic on float32 data.
+SCORE_ATOL = 1e-4
+
+
+class StoreMismatch(AssertionError):
+    """The store's answer differs from the model's (message: expected, actual, replay)."""
+
+
+# -- the replay hint --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplayContext:
+    """What a replay command needs: the test's node id, and the options that shape the run.
+
+    >>> ReplayContext("tests/properties/test_x.py::test_y", seed=7, profile="ci").seed_command()
+    'nox -s properties -- tests/properties/test_x.py::test_y --hypothesis-profile=ci --hypothesis-seed=7'
+    """
+
+    nodeid: str
+    seed: int | None = None
+    profile: str | None = None
+    store_spec: str | None = None
+
+    def _base(self) -> list[str]:
+        args = ["nox", "-s", "properties", "--", self.nodeid]
+        if self.profile:
+            args.append(f"--hypothesis-profile={self.profile}")
+        if self.store_spec:
+            args.append(f"--warmtier-store={self.store_spec}")
+        return args
+
+    def seed_command(self) -> str:
+        """Re-run the search from the same seed (same profile, fresh example database)."""
+        args = self._base()
+        if self.seed is not None:
+            args.append(f"--hypothesis-seed={self.seed}")
+        return shlex.join(args)
+
+    def blob_command(self, version: str, blob: str) -> str:
+        """Replay exactly one counterexample, from Hypothesis' ``@reproduce_failure`` blob."""
+        return shlex.join([*self._base(), f"--warmtier-replay={version}:{blob}"])
+
+
+_current: ReplayContext | None = None
+
+
+def set_replay(context: ReplayContext | None) -> None:
+    """Declare the test being run, so assertion messages can name its replay command."""
+    global _current
+    _current = context
+
+
+def current_replay() -> ReplayContext | None:
+    """The context declared by :func:`set_replay`, if any."""
+    return _current
+
+
+def replay_hint() -> str:
+    """One line for assertion messages: how to replay the failing test."""
+    if _current is None:
+        return "replay: re-run this test; Hypothesis prints the failing program below"
+    return (
+        f"replay: the 'Replay:' line below gives the exact command; to search again "
+        f"from the same seed: {_current.seed_command()}"
+    )
+
+
+def nox_to_pytest_argv(line: str) -> list[str]:
+    """The pytest arguments that ``nox -s properties -- ARGS`` runs (mirrors noxfile.py).
+
+    >>> nox_to_pytest_argv("nox -s properties -- tests/properties/t.py::x --hypothesis-seed=3")
+    ['tests/properties/t.py::x', '--hypothesis-seed=3', '--hypothesis-profile=dev']
+    """
+    words = shlex.split(line)
+    if words[:4] != ["nox", "-s", "properties", "--"]:
+        raise ValueError(f"not a 'nox -s properties -- ...' command: {line!r}")
+    args = words[4:]
+    targets = [] if any(_is_target(a) for a in args) else ["tests/properties"]
+    profile = (
+        [] if any(a.startswith("--hypothesis-profile") for a in args)
+        else ["--hypothesis-profile=dev"]
+    )
+    return [*targets, *args, *profile]
+
+
+def _is_target(arg: str) -> bool:
+    return not arg.startswith("-") and (arg.startswith("tests" + os.sep) or "::" in arg)
+
+
+def _fail(what: str, expected: Any, actual: Any) -> StoreMismatch:
+    return StoreMismatch(f"{what}\n  expected: {expected!r}\n  actual:   {actual!r}\n  {replay_hint()}")
+
+
+# -- records ----------------------------------------------------------------------------
+
+
+def _f64_bits(value: Any) -> bytes:
+    return struct.pack("<d", float(value))
+
+
+def assert_record_matches(actual: Any, expected: Record | None, *, what: str) -> None:
+    """``actual`` (a store's Record or None) equals ``expected`` bit for bit.
+
+    Compares by field, so another store's own Record type passes if its fields match:
+    ``content`` is ``bytes``, ``embedding`` a float32 array with the same bytes (``-0.0``
+    kept), ``confidence`` the same float32.
+    """
+    if expected is None:
+        if actual is not None:
+            raise _fail(f"{what}: the id is not live, so the store must return None", None, actual)
+        return
+    if actual is None:
+        raise _fail(f"{what}: the store lost a live record", expected, None)
+    for field in ("id", "embedding", "content", "confidence"):
+        if not hasattr(actual, field):
+            raise _fail(f"{what}: the returned record has no field {field!r}", expected, actual)
+    if actual.id != expected.id:
+        raise _fail(f"{what}: wrong id", expected.id, actual.id)
+    if type(actual.content) is not bytes:
+        raise _fail(f"{what}: content must be bytes", "bytes", type(actual.content).__name__)
+    if actual.content != expected.content:
+        raise _fail(
+            f"{what}: wrong content ({len(expected.content)} bytes expected, "
+            f"{len(actual.content)} returned, first difference at byte "
+            f"{_first_difference(expected.content, actual.content)})",
+            _short(expected.content),
+            _short(actual.content),
+        )
+    emb = np.asarray(actual.embedding)
+    if emb.dtype != np.float32 or emb.shape != expected.embedding.shape:
+        raise _fail(
+            f"{what}: embedding must be float32 of shape {expected.embedding.shape}",
+            f"float32{list(expected.embedding.shape)}",
+            f"{emb.dtype}{list(emb.shape)}",
+        )
+    if emb.tobytes() != expected.embedding.tobytes():
+        raise _fail(f"{what}: embedding differs (compared bit for bit, so -0.0 != 0.0)",
+                    expected.embedding.tolist(), emb.tolist())
+    if not isinstance(actual.confidence, float) or _f64_bits(actual.confidence) != _f64_bits(
+        expected.confidence
+    ):
+        raise _fail(f"{what}: wrong confidence (the float32 value put, bit for bit)",
+                    expected.confidence, actual.confidence)
+
+
+def _first_difference(a: bytes, b: bytes) -> int:
+    for i, (x, y) in enumerate(zip(a, b, strict=False)):
+        if x != y:
+            return i
+    return min(len(a), len(b))
+
+
+def _short(data: bytes) -> str:
+    if len(data) <= 24:
+        return repr(data)
+    return f"{data[:16]!r}...<{len(data)} bytes>"
+
+
+def assert_ids_match(actual: Any, expected: Iterable[str], *, what: str = "ids()") -> None:
+    """``actual`` is a list of the live ids, each once, in any order."""
+    want = sorted(expected)
+    if not isinstance(actual, list):
+        raise _fail(f"{what} must return a list", "list", type(actual).__name__)
+    got = sorted(actual)
+    if got != want:
+        missing = sorted(set(want) - set(got))
+        extra = sorted(set(got) - set(want))
+        dupes = sorted({i for i in got if got.count(i) > 1})
+        raise _fail(
+            f"{what}: live ids differ (missing {missing!r}, unexpected {extra!r}, "
+            f"repeated {dupes!r})",
+            want,
+            got,
+        )
+
+
+def assert_scan_matches(actual: Iterable[Any], expected: Mapping[str, Record]) -> None:
+    """``scan()`` yields every live record exactly once, each equal to the model's."""
+    seen: set[str] = set()
+    for rec in actual:
+        rid = getattr(rec, "id", None)
+        if rid in seen:
+            raise _fail("scan() yielded an id twice", "each live id once", rid)
+        if rid not in expected:
+            raise _fail("scan() yielded a record that is not live", sorted(expected), rec)
+        seen.add(rid)
+        assert_record_matches(rec, expected[rid], what=f"scan() record {rid!r}")
+    if seen != set(expected):
+        raise _fail("scan() missed live records", sorted(expected), sorted(seen))
+
+
+# -- search -----------------------------------------------------------------------------
+
+
+def assert_search_matches(
+    actual: Any, query: Any, k: int, records: Sequence[Record], *, atol: float = SCORE_ATOL
+) -> None:
+    """``actual`` is a valid answer of ``search(query, k)`` over ``records``.
+
+    Checked against the model's brute force (float64): the length is ``min(k, n)``; ids
+    are distinct and live; each score is within ``atol`` of the exact cosine (zero norm
+    scores 0.0); scores never increase; equal scores come by id ascending; and nothing
+    left out beats something returned by more than ``2 * atol``, nor, on an exact tie of
+    identical embeddings, has a smaller id than something returned.
+    """
+    q = np.asarray(query, dtype=np.float64).astype(np.float32)
+    exact = dict(cosine_scores(q, list(records)))
+    by_id = {r.id: r for r in records}
+    n = len(records)
+    expected_top = sorted(exact.items(), key=lambda p: (-p[1], p[0]))[:k]
+    if not isinstance(actual, list):
+        raise _fail("search() must return a list", "list", type(actual).__name__)
+    pairs: list[tuple[str, float]] = []
+    for item in actual:
+        try:
+            rid, score = item
+        except (TypeError, ValueError):
+            raise _fail("search() items must be (id, score) pairs", "(id, score)", item) from None
+        pairs.append((rid, score))
+    context = f"search(k={k}) over {n} records"
+    if len(pairs) != min(k, n):
+        raise _fail(f"{context}: wrong number of results", expected_top, pairs)
+    ids = [p[0] for p in pairs]
+    if len(set(ids)) != len(ids):
+        raise _fail(f"{context}: an id is returned twice", expected_top, pairs)
+    for rid, score in pairs:
+        if rid not in exact:
+            raise _fail(f"{context}: returned id {rid!r} is not live", expected_top, pairs)
+        if not isinstance(score, float) or not math.isfinite(score):
+            raise _fail(f"{context}: score of {rid!r} must be a finite float", exact[rid], score)
+        if abs(score - exact[rid]) > atol:
+            raise _fail(f"{context}: score of {rid!r} is off by more than {atol}",
+                        (rid, exact[rid]), (rid, score))
+    for (a, sa), (b, sb) in zip(pairs, pairs[1:], strict=False):
+        if sb > sa:
+            raise _fail(f"{context}: scores must not increase ({a!r} before {b!r})",
+                        expected_top, pairs)
+        if sb == sa and b < a:
+            raise _fail(f"{context}: equal scores must come by id ascending ({a!r}, {b!r})",
+                        expected_top, pairs)
+    returned = set(ids)
+    for other, s_other in exact.items():
+        if other in returned:
+            continue
+        for rid in ids:
+            if s_other > exact[rid] + 2 * atol:
+                raise _fail(
+                    f"{context}: {other!r} (score {s_other}) beats returned {rid!r} "
+                    f"(score {exact[rid]}) but was left out",
+                    expected_top,
+                    pairs,
+                )
+            if (
+                other < rid
+                and s_other == exact[rid]
+                and by_id[other].embedding.tobytes() == by_id[rid].embedding.tobytes()
+            ):
+                raise _fail(
+                    f"{context}: {other!r} ties {rid!r} exactly (same embedding) and has the "
+                    "smaller id, so it must be returned first",
+                    expected_top,
+                    pairs,
+                )
+
+
+# -- stats and compaction ---------------------------------------------------------------
+
+
+def assert_stats_match(stats: Any, expected: Mapping[str, Record]) -> None:
+    """``stats()`` agrees with what the model implies: record count and live content
+    bytes exactly; capacity, allocated bytes and fragmentation consistent with them."""
+    records = len(expected)
+    live = sum(len(r.content) for r in expected.values())
+    for field in ("records", "capacity", "content_live_bytes", "content_allocated_bytes",
+                  "fragmentation"):
+        if not hasattr(stats, field):
+            raise _fail(f"stats() lacks the field {field!r}", field, stats)
+    if stats.records != records:
+        raise _fail("stats().records != number of live records", records, stats.records)
+    if stats.content_live_bytes != live:
+        raise _fail("stats().content_live_bytes != sum of live content sizes", live,
+                    stats.content_live_bytes)
+    if stats.capacity < records:
+        raise _fail("stats().capacity is below the record count", f">= {records}", stats.capacity)
+    allocated = stats.content_allocated_bytes
+    if allocated < live:
+        raise _fail("stats().content_allocated_bytes is below the live bytes", f">= {live}",
+                    allocated)
+    frag = stats.fragmentation
+    want = 0.0 if allocated == 0 else 1.0 - live / allocated
+    if not (0.0 <= frag <= 1.0) or abs(frag - want) > 1e-9:
+        raise _fail(
+            "stats().fragmentation != 1 - content_live_bytes / content_allocated_bytes",
+            want,
+            frag,
+        )
+
+
+def assert_compaction_consistent(result: Any, stats_after: Any) -> None:
+    """``compact()``'s result: ``bytes_after <= bytes_before``, ``bytes_reclaimed`` is the
+    difference, and ``bytes_after`` is the allocated content bytes ``stats()`` reports."""
+    for field in ("bytes_before", "bytes_after", "bytes_reclaimed"):
+        if not hasattr(result, field):
+            raise _fail(f"compact() result lacks {field!r}", field, result)
+    before, after, reclaimed = result.bytes_before, result.bytes_after, result.bytes_reclaimed
+    if after > before or reclaimed != before - after:
+        raise _fail("compact(): need bytes_after <= bytes_before and "
+                    "bytes_reclaimed == bytes_before - bytes_after",
+                    f"reclaimed={before - after}", (before, after, reclaimed))
+    if after != stats_after.content_allocated_bytes:
+        raise _fail("compact().bytes_after != stats().content_allocated_bytes right after",
+                    stats_after.content_allocated_bytes, after)
+    if stats_after.content_allocated_bytes != stats_after.content_live_bytes and (
+        stats_after.fragmentation > 0.5
+    ):
+        raise _fail("compact() left most of the allocated content bytes unused",
+                    "fragmentation near 0", stats_after.fragmentation)

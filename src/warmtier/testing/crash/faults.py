@@ -1,0 +1,130 @@
+"""Faults that do not kill the process: an exception escaping a mutation (injected at a
+failpoint) and a full disk while the files grow.
+
+Both promises come from the contract's "Faults and crashes": the failed call is
+all-or-nothing (``CapacityError``: nothing), ``check()`` passes, no lock stays held, the
+next call works, and a reopen gives the same state.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from warmtier import failpoints
+from warmtier.testing.crash.checks import diff_states, run_check
+from warmtier.testing.crash.kills import ROUND_OPS, close_quietly, keep_working
+from warmtier.testing.crash.points import KillPoint
+from warmtier.testing.crash.workload import States, apply, make_store, operations, snapshot
+
+__all__ = ["GROWTH_FAILPOINTS", "FaultOutcome", "enospc", "inject_exception", "lock_is_free"]
+
+#: The reference store's growth failpoints (inside the code that maps ENOSPC to
+#: CapacityError); another store may declare others.
+GROWTH_FAILPOINTS = ("grow.slots.before_extend", "grow.content.before_extend")
+
+
+def enospc(name: str) -> OSError:
+    """The error a full disk gives (for ``failpoints.Raise``)."""
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC) + f" (injected at {name})")
+
+
+def lock_is_free(store: Any, timeout: float = 10.0) -> bool:
+    """Whether another thread can call the store (no lock left held by a failed call)."""
+    done = threading.Event()
+
+    def probe() -> None:
+        try:
+            len(store)
+        finally:
+            done.set()
+
+    threading.Thread(target=probe, daemon=True).start()
+    return done.wait(timeout)
+
+
+@dataclass
+class FaultOutcome:
+    """What an injected fault did: whether it fired, what escaped, the broken promises."""
+
+    fired: bool
+    raised: BaseException | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def inject_exception(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
+                     *, error: BaseException | None = None, changes_nothing: bool = False,
+                     ops: int = ROUND_OPS) -> FaultOutcome:
+    """Run the workload of ``seed`` in this process and raise ``error`` (by default an
+    ``InjectedFault``) at ``point`` (an ``fp:NAME:KIND:K`` point) instead of killing.
+    ``changes_nothing``: a failed call must leave the state from before it (the
+    ``CapacityError`` promise), not merely all or nothing."""
+    assert point.kind == "fp", point
+    kind = ["open"]
+    seen = [0]
+    fired: list[int] = []
+    exc = error if error is not None else failpoints.InjectedFault(f"injected at {point}")
+
+    def maybe_raise(name: str) -> None:
+        if kind[0] == point.op_kind and not fired:
+            seen[0] += 1
+            if seen[0] == point.number:
+                fired.append(1)
+                raise exc
+
+    where = tempfile.mkdtemp(prefix=f"fault-{seed}-", dir=workdir)
+    path = os.path.join(where, "store")
+    store = make_store(store_class, path)
+    workload = list(operations(seed, ops))
+    states = States(workload)
+    arming = failpoints.arm(point.name, failpoints.Call(maybe_raise))
+    try:
+        for op in workload:
+            kind[0] = op.kind
+            try:
+                apply(store, op)
+            except BaseException as caught:
+                if not fired:
+                    raise
+                failpoints.disarm(arming)
+                return FaultOutcome(True, caught,
+                                    _after_fault(store, store_class, path, states, op.index,
+                                                 seed, changes_nothing=changes_nothing))
+            if fired:  # the store handled the fault itself (say, synced instead of growing)
+                failpoints.disarm(arming)
+                return FaultOutcome(True, None, _after_fault(store, store_class, path, states,
+                                                             op.index, seed, completed=True))
+        return FaultOutcome(False)
+    finally:
+        failpoints.disarm(arming)
+        close_quietly(store)
+        shutil.rmtree(where, ignore_errors=True)
+
+
+def _after_fault(store: Any, store_class: type[Any], path: str, states: States, index: int,
+                 seed: int, *, completed: bool = False,
+                 changes_nothing: bool = False) -> list[str]:
+    """The promises after a failed operation ``index``: all or nothing, check, no lock
+    held, the next calls work, a reopen agrees. An operation that absorbed the fault and
+    returned (``completed``) must have done its whole work."""
+    if not lock_is_free(store):
+        return ["another thread cannot call the store: the failed call left a lock held"]
+    problems = run_check(store)
+    actual = snapshot(store)
+    if completed and actual != states[index + 1]:
+        problems += [f"operation #{index} absorbed the fault and returned, but its effect "
+                     "is wrong:", *diff_states(states[index + 1], actual)]
+    elif changes_nothing and actual != states[index]:
+        problems += [f"the failed operation #{index} changed the records:",
+                     *diff_states(states[index], actual)]
+    elif actual != states[index] and actual != states[index + 1]:
+        problems += [f"the failed operation #{index} was neither undone nor done whole:",
+                     *diff_states(states[index], actual)]
+    if problems:
+        return problems
+    return keep_working(store, store_class, path, actual, seed)

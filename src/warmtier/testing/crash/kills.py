@@ -1,0 +1,306 @@
+"""Process-kill rounds: run the workload in a child, kill it, reopen, check the promises.
+
+:class:`KillHarness` owns a fork server (``python -m warmtier.testing.crash.child serve``)
+so a round costs a fork, not an interpreter start. :func:`census` counts the failpoint
+hits of a workload per operation kind, which :func:`systematic_points` turns into kill
+points (first, second and last hit of every failpoint in every kind that reaches it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from warmtier import failpoints
+from warmtier.testing.crash.checks import diff_states, kill_problems, run_check
+from warmtier.testing.crash.oracle import Progress, read_oracle
+from warmtier.testing.crash.points import KillPoint
+from warmtier.testing.crash.workload import (
+    Op,
+    State,
+    States,
+    apply,
+    load_store_class,
+    make_store,
+    operations,
+    snapshot,
+)
+
+__all__ = [
+    "ROUND_OPS",
+    "KillHarness",
+    "RoundResult",
+    "census",
+    "close_quietly",
+    "failure_summary",
+    "random_points",
+    "replay_command",
+    "systematic_points",
+]
+
+#: Operations per kill round. Fixed, so ``SEED:POINT`` alone reproduces a round.
+ROUND_OPS = 120
+REFERENCE = "warmtier.store:WarmTierStore"
+
+
+def replay_command(seed: int, point: KillPoint | str, store_spec: str) -> str:
+    """The command that reruns one round (or one power-loss crash point)."""
+    words = ["nox", "-s", "crash", "--", "--replay", f"{seed}:{point}"]
+    if store_spec != REFERENCE:
+        words.append(f"--warmtier-store={store_spec}")
+    return shlex.join(words)
+
+
+@dataclass
+class RoundResult:
+    """What one round did and found; ``problems`` empty means every promise held."""
+
+    seed: int
+    point: KillPoint
+    store_spec: str
+    progress: Progress
+    killed: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def reached(self) -> bool:
+        """Whether the kill landed where it was aimed (False: the workload ran out first)."""
+        return self.killed and not self.progress.ended
+
+    def where(self) -> str:
+        p = self.progress
+        ops = list(operations(self.seed, p.started))
+        flight = f"in flight: {ops[p.in_flight].describe()}" if p.in_flight is not None \
+            else "nothing in flight"
+        return f"{p.completed} operation(s) completed, {flight}"
+
+    def report(self) -> str:
+        """The failure message: seed, kill point, where it landed, problems, replay."""
+        lines = [
+            f"crash round failed for store {self.store_spec}: seed {self.seed}, "
+            f"kill point {self.point} ({self.where()})",
+            *[f"  {p}" for p in self.problems],
+            f"replay: {replay_command(self.seed, self.point, self.store_spec)}",
+        ]
+        if not self.point.exact:
+            lines.append("  (a timed kill lands near, not exactly at, the same instant on replay;"
+                         f" an exact neighbour is op:{self.progress.started})")
+        return "\n".join(lines)
+
+
+class KillHarness:
+    """Runs kill rounds against one store class; use as a context manager."""
+
+    def __init__(self, store_spec: str, workdir: str | os.PathLike[str], *,
+                 strict: bool | None = None, ops: int = ROUND_OPS) -> None:
+        self.store_spec = store_spec
+        self.store_class = load_store_class(store_spec)
+        self.strict = (store_spec == REFERENCE) if strict is None else strict
+        self.ops = ops
+        self.workdir = os.fspath(workdir)
+        self.rounds = 0
+        self.kills = 0
+        self._server: subprocess.Popen[str] | None = None
+
+    # -- the fork server -------------------------------------------------------------
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self._server is None or self._server.poll() is not None:
+            env = {**os.environ, "WARMTIER_STORE": self.store_spec, "OPENBLAS_NUM_THREADS": "1",
+                   "OMP_NUM_THREADS": "1"}
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+                os.path.dirname(os.path.abspath(__file__))))))
+            path = [os.getcwd(), root, *filter(None, env.get("PYTHONPATH", "").split(":"))]
+            env["PYTHONPATH"] = ":".join(path)
+            self._server = subprocess.Popen(
+                [sys.executable, "-m", "warmtier.testing.crash.child", "serve"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env,
+            )
+        return self._server
+
+    def close(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            assert server.stdin is not None
+            server.stdin.close()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+    def __enter__(self) -> KillHarness:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run_child(self, directory: str, oracle: str, seed: int, point: KillPoint) -> int:
+        server = self._start()
+        assert server.stdin is not None and server.stdout is not None
+        request = {"dir": directory, "oracle": oracle, "seed": seed, "ops": self.ops,
+                   "point": str(point), "spec": self.store_spec}
+        server.stdin.write(json.dumps(request) + "\n")
+        server.stdin.flush()
+        first = server.stdout.readline()
+        second = server.stdout.readline()
+        if not first.startswith("pid ") or not second.startswith("exit "):
+            raise RuntimeError(f"the crash fork server died (said {first!r}, {second!r}); "
+                               f"its exit code is {server.poll()}")
+        return int(second.split()[2])
+
+    # -- one round -------------------------------------------------------------------
+
+    def round(self, seed: int, point: KillPoint) -> RoundResult:
+        """Run, kill, recover and check one round; never raises for a broken promise."""
+        self.rounds += 1
+        where = tempfile.mkdtemp(prefix=f"kill-{seed}-", dir=self.workdir)
+        directory, oracle = os.path.join(where, "store"), os.path.join(where, "oracle")
+        try:
+            status = self._run_child(directory, oracle, seed, point)
+            killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
+            self.kills += killed
+            progress = read_oracle(oracle)
+            result = RoundResult(seed, point, self.store_spec, progress, killed)
+            if progress.error:
+                result.problems.append("the workload raised before any crash:\n"
+                                       + progress.error.rstrip())
+            elif not killed:
+                result.problems.append(f"the child ended with wait status {status}, "
+                                       "not with SIGKILL")
+            elif not progress.ready:
+                result.problems.append("the child died before its store was created")
+            else:
+                result.problems.extend(self._recover_and_check(directory, seed, progress))
+            return result
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
+
+    def _recover_and_check(self, directory: str, seed: int, progress: Progress) -> list[str]:
+        ops = list(operations(seed, progress.started))
+        states = States(ops)
+        try:
+            store = self.store_class.open(directory)
+        except Exception as exc:
+            return [f"open() after the kill raised {type(exc).__name__}: {exc}"]
+        try:
+            problems = run_check(store)
+            actual = snapshot(store)
+            problems += kill_problems(actual, states, progress.completed,
+                                      progress.in_flight is not None, self.strict)
+            if problems:
+                return problems
+            return keep_working(store, self.store_class, directory, actual, seed)
+        finally:
+            close_quietly(store)
+
+
+def keep_working(store: Any, store_class: type[Any], directory: str, state: State,
+                 seed: int, count: int = 12) -> list[str]:
+    """After recovery the store must keep working: more operations, a close, a reopen.
+    Closes ``store``; returns problems."""
+    follow: list[Op] = list(operations(seed + 1_000_003, count))
+    expected = States(follow, initial=state)[len(follow)]
+    try:
+        for op in follow:
+            apply(store, op)
+        store.close()
+    except Exception as exc:
+        return [f"the recovered store failed at {type(exc).__name__}: {exc}"]
+    try:
+        again = store_class.open(directory)
+    except Exception as exc:
+        return [f"reopening the recovered store raised {type(exc).__name__}: {exc}"]
+    try:
+        problems = run_check(again)
+        diff = diff_states(expected, snapshot(again))
+        if diff:
+            problems += ["after more operations and a reopen the state differs:", *diff]
+        return problems
+    finally:
+        close_quietly(again)
+
+
+def close_quietly(store: Any) -> None:
+    """Close a store, ignoring what a broken one raises (the check already reported it)."""
+    with contextlib.suppress(Exception):
+        store.close()
+
+
+# -- choosing kill points --------------------------------------------------------------
+
+
+def census(store_class: type[Any], seed: int, ops: int = ROUND_OPS,
+           workdir: str | None = None) -> tuple[dict[tuple[str, str], int], float]:
+    """Run the workload in this process (in ``workdir``) and count failpoint hits per
+    (name, op kind); also return how long the workload took (to aim timed kills)."""
+    hits: dict[tuple[str, str], int] = {}
+    current = ["open"]
+
+    def count(name: str) -> None:
+        key = (name, current[0])
+        hits[key] = hits.get(key, 0) + 1
+
+    where = tempfile.mkdtemp(prefix="census-", dir=workdir)
+    try:
+        store = make_store(store_class, os.path.join(where, "store"))
+        arming = failpoints.arm("*", failpoints.Call(count))
+        started = time.perf_counter()
+        try:
+            for op in operations(seed, ops):
+                current[0] = op.kind
+                apply(store, op)
+        finally:
+            failpoints.disarm(arming)
+        elapsed = time.perf_counter() - started
+        close_quietly(store)
+    finally:
+        shutil.rmtree(where, ignore_errors=True)
+    return hits, elapsed
+
+
+def systematic_points(hits: dict[tuple[str, str], int], *, nth: bool = True) -> list[KillPoint]:
+    """Every (failpoint, kind) reached, killed at its first and second hit, and at its
+    last (``nth``)."""
+    points: list[KillPoint] = []
+    for (name, kind), n in sorted(hits.items()):
+        chosen = {1, 2, n} if nth else {1}
+        points.extend(KillPoint("fp", name, kind, k) for k in sorted(chosen) if k <= n)
+    return points
+
+
+def random_points(rng: np.random.Generator, count: int, *, total_hits: int,
+                  duration: float, ops: int = ROUND_OPS) -> Iterator[KillPoint]:
+    """``count`` random kill points: timed kills, kills between operations, and (when
+    the store has failpoints) kills at the k-th failpoint hit of the whole workload."""
+    for _ in range(count):
+        r = float(rng.random())
+        if total_hits and r < 0.4:
+            yield KillPoint("hit", number=int(rng.integers(1, total_hits + 1)))
+        elif r < 0.7:
+            yield KillPoint("op", number=int(rng.integers(1, ops + 1)))
+        else:
+            yield KillPoint("time", number=int(rng.integers(0, max(2, int(duration * 1000)) + 1)))
+
+
+def failure_summary(results: list[RoundResult], limit: int = 3) -> str | None:
+    """None when every round kept its promises; else the count and the first reports."""
+    failed = [r for r in results if r.problems]
+    if not failed:
+        return None
+    return (f"{len(failed)} of {len(results)} kill round(s) broke a crash promise; "
+            f"the first {min(limit, len(failed))}:\n\n"
+            + "\n\n".join(r.report() for r in failed[:limit]))

@@ -1,0 +1,388 @@
+"""Every Hypothesis generator the suites use: ids, embeddings, contents, confidences, bad input.
+
+Each strategy aims at the edges on purpose (255-byte ids, ``-0.0``, subnormals, float32
+extremes, zero norms, duplicate embeddings, sizes straddling allocator boundaries, the
+89 % / 10 % / 1 % content size mix). Tests import from here; they never redefine one.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from hypothesis import strategies as st
+
+from warmtier.validation import MAX_ID_BYTES
+
+__all__ = [
+    "BAD_BATCH_SIZES",
+    "BAD_CONFIDENCES",
+    "BAD_KS",
+    "BOUNDARY_SIZES",
+    "RESIZES",
+    "EDGE_FLOATS",
+    "Blob",
+    "bad_contents",
+    "bad_embeddings",
+    "bad_ids",
+    "bad_queries",
+    "confidences",
+    "content_sizes",
+    "contents",
+    "create_options",
+    "embeddings",
+    "expected_content",
+    "ids",
+    "materialize",
+    "max_length_ids",
+    "queries",
+    "resized",
+    "to_float32",
+]
+
+F32 = np.finfo(np.float32)
+
+#: Floats that break careless float32 code: signed zeros, the smallest and largest
+#: subnormals, the smallest normal, the extremes, a float64 value that rounds to the
+#: float32 maximum, values that vanish to ``±0.0`` in float32, and ordinary ones.
+EDGE_FLOATS: tuple[float, ...] = (
+    0.0,
+    -0.0,
+    1.0,
+    -1.0,
+    0.5,
+    float(F32.smallest_subnormal),
+    -float(F32.smallest_subnormal),
+    float(np.nextafter(F32.smallest_normal, np.float32(0))),  # largest subnormal
+    float(F32.smallest_normal),
+    float(F32.max),
+    -float(F32.max),
+    3.40282356e38,  # above float32 max in float64, but rounds down to it
+    1e-46,  # rounds to +0.0 in float32
+    -1e-46,  # rounds to -0.0 in float32
+    1e-20,
+    1e20,
+    0.1,
+)
+
+#: Content sizes around the places allocators and page-based layouts change behaviour:
+#: powers of two, alignment units, the 4 KiB page and 64 KiB, each with both neighbours.
+BOUNDARY_SIZES: tuple[int, ...] = tuple(
+    sorted({0, 1} | {b + d for b in (2, 8, 16, 64, 256, 4096, 65536) for d in (-1, 0, 1)})
+)
+
+#: confidences the contract refuses.
+BAD_CONFIDENCES: tuple[Any, ...] = (
+    -0.1, -1e-45, 1.0000001, 2.0, math.nan, math.inf, -math.inf, True, "0.5", None, 0.5j,
+)
+#: ``k`` values the contract refuses.
+BAD_KS: tuple[Any, ...] = (0, -1, 1.5, True, "3", None)
+#: ``batch_size`` values ``scan`` refuses.
+BAD_BATCH_SIZES: tuple[Any, ...] = (0, -5, 2.5, True, "10", None)
+
+
+# -- ids --------------------------------------------------------------------------------
+
+
+def max_length_ids() -> st.SearchStrategy[str]:
+    """Ids of exactly 255 UTF-8 bytes built from 1-, 2-, 3- and 4-byte characters.
+
+    Sample: ``'é' * 127 + 'x'`` (255 bytes), ``'😀' * 63 + 'abc'`` (255 bytes).
+    """
+    fills = st.sampled_from(["a", "é", "€", "😀", "\x00", "中"])
+
+    def build(fill: str, tail_char: str) -> str:
+        width = len(fill.encode("utf-8"))
+        count = MAX_ID_BYTES // width
+        rest = MAX_ID_BYTES - count * width
+        return fill * count + tail_char * rest
+
+    return st.builds(build, fills, st.sampled_from(["z", "\x00"]))
+
+
+def _bounded_text() -> st.SearchStrategy[str]:
+    return st.text(
+        alphabet=st.characters(codec="utf-8"), min_size=1, max_size=40
+    ).filter(lambda s: len(s.encode("utf-8")) <= MAX_ID_BYTES)
+
+
+def ids() -> st.SearchStrategy[str]:
+    """Valid ids, biased toward collisions and the edges.
+
+    Samples: ``'a'``, ``'b0'``, ``'a\\x00'`` (differs from ``'a'`` only by a trailing
+    NUL), ``'Ω≈ç'``, ``'é' * 127 + 'z'`` (exactly 255 bytes).
+    """
+    small = st.text(alphabet="ab0", min_size=1, max_size=3)
+    nul_tail = st.builds(lambda s, n: s + "\x00" * n, st.sampled_from(["a", "b", "é"]), st.integers(1, 2))
+    return st.one_of(small, nul_tail, _bounded_text(), max_length_ids())
+
+
+def bad_ids() -> st.SearchStrategy[Any]:
+    """Ids the contract refuses: empty, 256+ bytes, lone surrogates, not a ``str``.
+
+    Samples: ``''``, ``'a' * 256``, ``'é' * 128``, ``'\\ud800'``, ``b'a'``, ``7``, ``None``.
+    """
+    return st.one_of(
+        st.just(""),
+        st.just("a" * (MAX_ID_BYTES + 1)),
+        st.just("é" * 128),
+        st.just("😀" * 64),
+        st.sampled_from(["\ud800", "a\udfff", "\udc80x"]),
+        st.sampled_from([b"a", bytearray(b"a"), 7, None, 1.5, ("a",)]),
+    )
+
+
+# -- embeddings -------------------------------------------------------------------------
+
+
+def to_float32(values: Any) -> np.ndarray[Any, np.dtype[np.float32]]:
+    """What the contract stores for ``values``: a float32 copy (``-0.0`` kept)."""
+    return np.array(np.asarray(values, dtype=np.float64), dtype=np.float32)
+
+
+def _array_like(values: list[float], kind: str) -> Any:
+    if kind == "list":
+        return values
+    if kind == "tuple":
+        return tuple(values)
+    if kind == "float32":
+        return np.array(values, dtype=np.float32)
+    if kind == "float64":
+        return np.array(values, dtype=np.float64)
+    if kind == "int":
+        return [int(v) for v in values]
+    raise AssertionError(kind)  # pragma: no cover - closed set
+
+
+def _pool(dim: int) -> list[list[float]]:
+    """A handful of fixed directions; drawing from it makes duplicates and exact ties."""
+    pool = [[1.0] * dim, [-1.0] * dim]
+    for i in range(min(dim, 3)):
+        axis = [0.0] * dim
+        axis[i] = 1.0
+        pool.append(axis)
+    return pool
+
+
+def embeddings(dim: int) -> st.SearchStrategy[Any]:
+    """Valid embeddings of length ``dim``, as lists, tuples, float32/float64 arrays, ints.
+
+    The mix: ordinary float32 values; only edge values (``-0.0``, subnormals, ``±max``,
+    1e-46 that rounds to 0.0); zero-norm vectors; copies and scaled copies (×2, ×0.5) of
+    a small pool of directions, so that searches meet exact ties.
+
+    Samples (dim 3): ``[0.5, -1.0, 0.1]``, ``array([-0., 0., 0.], dtype=float32)``,
+    ``[1e-45, 3.4028234663852886e+38, -0.0]``, ``[2.0, 2.0, 2.0]``.
+    """
+    finite32 = st.floats(width=32, allow_nan=False, allow_infinity=False)
+    plain = st.lists(finite32, min_size=dim, max_size=dim)
+    edges = st.lists(st.sampled_from(EDGE_FLOATS), min_size=dim, max_size=dim)
+    zeros = st.lists(st.sampled_from([0.0, -0.0, 1e-46]), min_size=dim, max_size=dim)
+    pooled = st.builds(
+        lambda v, s: [x * s for x in v], st.sampled_from(_pool(dim)), st.sampled_from([1.0, 2.0, 0.5])
+    )
+    small_ints = st.lists(st.integers(-2, 2).map(float), min_size=dim, max_size=dim)
+    values = st.one_of(pooled, small_ints, plain, edges, zeros)
+
+    def shape(v: list[float], kind: str) -> Any:
+        if kind == "int" and not all(float(x).is_integer() and abs(x) < 2**31 for x in v):
+            kind = "list"
+        return _array_like(v, kind)
+
+    return st.builds(shape, values, st.sampled_from(["list", "float32", "float64", "tuple", "int"]))
+
+
+def queries(dim: int) -> st.SearchStrategy[Any]:
+    """Valid queries: embeddings whose float32 norm is not zero.
+
+    Samples (dim 3): ``[1.0, 1.0, 1.0]``, ``[0.0, -1e-45, 0.0]``, ``[3.4028234663852886e+38, 0.0, 1.0]``.
+    """
+    return embeddings(dim).filter(lambda q: bool(np.any(to_float32(q))))
+
+
+def bad_embeddings(dim: int) -> st.SearchStrategy[Any]:
+    """Embeddings the contract refuses: wrong length or shape, NaN, inf, values that
+    overflow float32, complex, bool, text, ragged or non-numeric.
+
+    Samples (dim 3): ``[0.0, 0.0]``, ``[[1.0, 1.0, 1.0]]``, ``[nan, 0.0, 0.0]``,
+    ``[1e39, 0.0, 0.0]``, ``array([1j, 0j, 0j])``, ``'abc'``, ``[1.0, 'x', 2.0]``.
+    """
+    def with_bad(value: Any, at: int) -> list[Any]:
+        out: list[Any] = [0.5] * dim
+        out[at % dim] = value
+        return out
+
+    return st.one_of(
+        st.sampled_from([d for d in (0, 1, dim - 1, dim + 1) if d != dim and d >= 0]).map(
+            lambda n: [1.0] * n
+        ),
+        st.just([[1.0] * dim]),
+        st.just(np.ones((1, dim), dtype=np.float32)),
+        st.builds(
+            with_bad,
+            st.sampled_from([math.nan, math.inf, -math.inf, 1e39, -3.5e38, "x", None]),
+            st.integers(0, dim - 1),
+        ),
+        st.just(np.full(dim, 1j)),
+        st.just(np.ones(dim, dtype=bool)),
+        st.sampled_from(["a" * dim, b"\x00" * (4 * dim), None, 3.0]),
+        st.just([[1.0], [1.0, 2.0]]),
+    )
+
+
+def bad_queries(dim: int) -> st.SearchStrategy[Any]:
+    """Queries the contract refuses: every bad embedding, and zero-norm vectors.
+
+    Samples (dim 3): ``[0.0, -0.0, 0.0]``, ``[1e-46, 0.0, 0.0]`` (zero in float32), ``[nan, 0.0, 0.0]``.
+    """
+    zero = st.lists(st.sampled_from([0.0, -0.0, 1e-46, -1e-46]), min_size=dim, max_size=dim)
+    return st.one_of(zero, bad_embeddings(dim))
+
+
+# -- contents ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Blob:
+    """A content of ``size`` pseudo-random bytes derived from ``seed``, printed short.
+
+    Large contents stay readable in a counterexample program and cheap to shrink.
+
+    >>> Blob(5, seed=1).materialize() == Blob(5, seed=1).materialize()
+    True
+    >>> len(Blob(300_000).materialize())
+    300000
+    """
+
+    size: int
+    seed: int = 0
+
+    def materialize(self) -> bytes:
+        return _blob_bytes(self.size, self.seed)
+
+
+@functools.lru_cache(maxsize=32)
+def _blob_bytes(size: int, seed: int) -> bytes:
+    """The bytes of ``Blob(size, seed)``: a hash block repeated, xored with a ramp so that
+    neighbouring 32-byte blocks differ (a shifted copy never matches)."""
+    block = hashlib.sha256(f"{seed}".encode()).digest()
+    reps = max(-(-size // 32), 1)
+    raw = np.frombuffer(block * reps, dtype=np.uint8)[:size]
+    ramp = (np.arange(size, dtype=np.uint32) // 32 % 251).astype(np.uint8)
+    return bytes(raw ^ ramp)
+
+
+def materialize(content: bytes | str | Blob) -> bytes | str:
+    """The argument to hand to ``put``: a Blob becomes its bytes; bytes and str unchanged."""
+    return content.materialize() if isinstance(content, Blob) else content
+
+
+def expected_content(content: bytes | str | Blob) -> bytes:
+    """What ``get`` must return for ``content``: bytes, a str as its UTF-8."""
+    value = materialize(content)
+    return value.encode("utf-8") if isinstance(value, str) else value
+
+
+def content_sizes(max_size: int = 512 * 1024) -> st.SearchStrategy[int]:
+    """Sizes in the 89 % / 10 % / 1 % mix (under 1 KiB / up to 64 KiB / up to ``max_size``),
+    with allocator boundary sizes mixed in. Shrinks toward 0.
+
+    Samples: ``0``, ``17``, ``4097``, ``31_337``, ``300_000``.
+    """
+    large_floor = min(65_537, max_size)
+
+    def pick(bucket: int) -> st.SearchStrategy[int]:
+        if bucket < 89:
+            return st.one_of(st.integers(0, 1023), st.sampled_from([s for s in BOUNDARY_SIZES if s < 1024]))
+        if bucket < 99:
+            return st.one_of(
+                st.integers(1024, 65_536), st.sampled_from([s for s in BOUNDARY_SIZES if s >= 1024])
+            )
+        return st.integers(large_floor, max_size)
+
+    return st.integers(0, 99).flatmap(pick)
+
+
+def contents(max_size: int = 512 * 1024) -> st.SearchStrategy[bytes | str | Blob]:
+    """Valid contents: literal bytes up to 64 bytes, str (stored as UTF-8), or a
+    :class:`Blob` of any size in the :func:`content_sizes` mix.
+
+    Samples: ``b''``, ``b'\\x00'``, ``'héllo'``, ``Blob(size=4097, seed=3)``,
+    ``Blob(size=300000, seed=0)``.
+    """
+    literal = st.binary(max_size=64)
+    text = st.text(max_size=16)
+    blob = st.builds(Blob, content_sizes(max_size), st.integers(0, 3))
+    return st.one_of(literal, text, blob)
+
+
+def bad_contents() -> st.SearchStrategy[Any]:
+    """Contents the contract refuses: anything but ``bytes`` or ``str``.
+
+    Samples: ``None``, ``7``, ``bytearray(b'ab')``, ``memoryview(b'ab')``, ``[1, 2]``, ``'\\ud800'``.
+    """
+    return st.one_of(
+        st.sampled_from([None, 7, 1.5, [1, 2], bytearray(b"ab"), np.zeros(2, dtype=np.uint8)]),
+        st.just(memoryview(b"ab")),
+        st.just("\ud800"),
+    )
+
+
+# -- confidences ------------------------------------------------------------------------
+
+
+def confidences() -> st.SearchStrategy[float]:
+    """Valid confidences in ``[0, 1]``, with ``-0.0``, subnormals, 1.0 and values that
+    float32 rounds (0.1).
+
+    Samples: ``1.0``, ``0.0``, ``-0.0``, ``1e-45``, ``0.9999999403953552``, ``0.1``.
+    """
+    edges = st.sampled_from(
+        [1.0, 0.0, -0.0, 1e-45, 1e-46, 0.1, float(np.nextafter(np.float32(1), np.float32(0))), 0.5]
+    )
+    return st.one_of(edges, st.floats(0.0, 1.0))
+
+
+# -- store options ----------------------------------------------------------------------
+
+
+def create_options(supported: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """Keyword options for ``create`` among the ``supported`` names: tiny initial sizes so
+    that growth happens early, and a small ``max_content`` so that its edge is reachable.
+
+    Sample: ``{'initial_capacity': 2, 'initial_content_bytes': 64, 'max_content': 600000}``.
+    """
+    choices: dict[str, st.SearchStrategy[Any]] = {
+        "initial_capacity": st.sampled_from([1, 2, 4, 16]),
+        "initial_content_bytes": st.sampled_from([1, 64, 4096, 65536]),
+        "max_content": st.sampled_from([600_000, 1 << 20]),
+    }
+    return st.fixed_dictionaries({k: v for k, v in choices.items() if k in supported})
+
+
+# -- replacements -----------------------------------------------------------------------
+
+#: How a replacement's size relates to the old one (see :func:`resized`).
+RESIZES = st.sampled_from(["same", "+1", "-1", "+7", "x2", "/2", "+4096", "to 0", "to 70000"])
+
+
+def resized(old: int, how: str) -> int:
+    """The new size for a replacement of an ``old``-byte content.
+
+    >>> [resized(10, h) for h in ("same", "+1", "-1", "x2", "/2", "to 0")]
+    [10, 11, 9, 20, 5, 0]
+    """
+    if how == "same":
+        return old
+    if how.startswith("to "):
+        return int(how[3:])
+    if how.startswith("x"):
+        return old * int(how[1:])
+    if how.startswith("/"):
+        return old // int(how[1:])
+    return max(0, old + int(how))

@@ -1,0 +1,417 @@
+"""Run the correctness suites against planted-bug stores and report which bugs they catch.
+
+Each (member, suite) run is a subprocess ``python -m pytest <suite paths> -x
+--warmtier-store=SPEC`` under the ``ci`` Hypothesis profile with a fresh example
+database, so every catch is earned from scratch. :mod:`warmtier.testing.first_failure`
+records the first failing test; this module turns that into an :class:`Outcome` (caught
+or missed, first test, seconds, counterexample steps, replay command), prints a table
+and writes JSON. A missed bug is the most important line of the report.
+
+Command line (from the repository root)::
+
+    python -m warmtier.testing.zoo_runner --registry tests.zoo.registry --json reports/zoo.json
+    python -m warmtier.testing.zoo_runner --only alloc_no_coalesce --suites properties
+
+The registry module provides ``members()`` (objects with ``name``, ``spec``,
+``category``, ``description``, ``caught_by``) and ``SUITES`` (suite name -> test paths).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import re
+import shlex
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from warmtier.testing.first_failure import REPORT_ENV
+
+__all__ = [
+    "CAUGHT",
+    "MISSED",
+    "MemberLike",
+    "Outcome",
+    "Row",
+    "counterexample_steps",
+    "format_table",
+    "main",
+    "replay_line",
+    "run_matrix",
+    "run_one",
+    "summarize",
+]
+
+CAUGHT = "caught"
+MISSED = "missed"
+NOT_RUN = "not-run"  # every test skipped or none collected: the suite cannot judge
+ERROR = "error"  # the run itself broke (bad spec, collection error): no verdict
+TIMEOUT = "timeout"  # the run hung past its limit: a hang, not a failing test
+
+_STEP = re.compile(r"^(?:E)?\s*(?:[\w, ()]+ = )?state\.(\w+)\((.?)", re.MULTILINE)
+_REPLAY = re.compile(r"^\s*(?:E\s+)?Replay:\s*(.+?)\s*$", re.MULTILINE)
+_REPLAY_LOWER = re.compile(r"^\s*(?:E\s+)?replay:\s*((?:nox|pytest|python)\b.+?)\s*$",
+                           re.MULTILINE)
+_REPRODUCE = re.compile(r"@reproduce_failure\(\s*'([^']+)'\s*,\s*(b'[^']*')\s*\)")
+_USAGE = re.compile(r"UsageError|--warmtier-store=.*(cannot import|has no|lacks)")
+
+
+class MemberLike(Protocol):
+    """What the runner needs of a zoo member."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def spec(self) -> str: ...
+    @property
+    def category(self) -> str: ...
+    @property
+    def description(self) -> str: ...
+    @property
+    def caught_by(self) -> tuple[str, ...]: ...
+
+
+@dataclass
+class Outcome:
+    """One suite run against one member."""
+
+    member: str
+    suite: str
+    status: str
+    first_test: str | None = None
+    seconds: float | None = None  # session start to the first failure
+    wall_seconds: float = 0.0  # the whole subprocess, start-up included
+    steps: int | None = None  # steps of the shrunk stateful counterexample
+    replay: str | None = None
+    exitstatus: int | None = None
+    passed: int = 0
+    skipped: int = 0
+    command: str = ""
+    excerpt: str = ""  # the first lines of the failure (or of the run's error)
+
+
+@dataclass
+class Row:
+    """A member's verdict over every suite run against it."""
+
+    name: str
+    spec: str
+    category: str
+    description: str
+    expected: list[str]
+    status: str
+    first_test: str | None
+    suite: str | None
+    seconds: float | None
+    steps: int | None
+    replay: str | None
+    runs: list[Outcome] = field(default_factory=list)
+
+
+def counterexample_steps(text: str) -> int | None:
+    """Steps of the stateful program Hypothesis printed (``state.rule(...)`` lines,
+    teardown excluded), or None when the text holds no such program.
+
+    >>> counterexample_steps("state = M()\\nstate.put(id='a')\\nv = state.get(id='a')\\n"
+    ...                      "state.teardown()")
+    2
+    >>> counterexample_steps("E  state = M()\\nE  state.create()\\nE  state.inv()\\n"
+    ...                      "E  (k_0,) = state.grow(n=1)\\nE  state.inv()\\nE  state.teardown()")
+    2
+    """
+    if "state = " not in text:
+        return None
+    program = text[text.rfind("state = ") :]
+    calls = [(name, arg != ")") for name, arg in _STEP.findall(program) if name != "teardown"]
+    # Invariants are printed after every step, as calls without arguments: drop a name
+    # that takes every other line.
+    odd = {name for name, has_args in calls[1::2] if not has_args}
+    if len(odd) == 1 and calls and all(name in odd for name, _ in calls[1::2]):
+        invariant = odd.pop()
+        calls = [c for c in calls if c[0] != invariant]
+    return len(calls)
+
+
+def replay_line(text: str, nodeid: str, spec: str, profile: str = "ci") -> str:
+    """The replay command a failure printed, else one built from its node id.
+
+    >>> replay_line("boom", "tests/t.py::test_x", "pkg.m:C")
+    'python -m pytest tests/t.py::test_x --warmtier-store=pkg.m:C --hypothesis-profile=ci'
+    """
+    found = _REPLAY.findall(text) or _REPLAY_LOWER.findall(text)
+    if found:
+        return str(found[-1])
+    base = ["python", "-m", "pytest", nodeid, f"--warmtier-store={spec}",
+            f"--hypothesis-profile={profile}"]
+    blob = _REPRODUCE.findall(text)
+    if blob:
+        version, raw = blob[-1]
+        base.append(f"--warmtier-replay={version}:{raw[2:-1]}")
+    return shlex.join(base)
+
+
+def _excerpt(text: str, lines: int = 12) -> str:
+    kept = [ln for ln in text.splitlines() if ln.strip()]
+    errors = [ln for ln in kept if ln.lstrip().startswith("E ")]
+    return "\n".join((errors or kept)[:lines])
+
+
+def run_one(
+    member: MemberLike,
+    suite: str,
+    paths: Sequence[str],
+    *,
+    root: Path,
+    extra: Sequence[str] = (),
+    profile: str = "ci",
+    timeout: float = 600.0,
+    include_slow: bool = False,
+) -> Outcome:
+    """Run one suite (``paths``, plus ``extra`` pytest arguments) against one member."""
+    scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
+        else None  # store files on tmpfs: fsync costs nothing, the verdict is the same
+    with tempfile.TemporaryDirectory(prefix="zoo-", dir=scratch) as tmp:
+        report = os.path.join(tmp, "first.json")
+        cmd = [
+            sys.executable, "-m", "pytest", *paths, *extra, f"--basetemp={tmp}/pytest",
+            f"--warmtier-store={member.spec}", f"--hypothesis-profile={profile}",
+            "-x", "-q", "-p", "no:cacheprovider", "-p", "no:faker", "-p", "warmtier.testing.first_failure",
+            "-p", "no:xdist", "--rootdir", str(root),
+        ]
+        if not include_slow:
+            cmd += ["-m", "not slow"]
+        env = dict(os.environ)
+        env.update({
+            REPORT_ENV: report,
+            "WARMTIER_HYPOTHESIS_PROFILE": profile,
+            "WARMTIER_HYPOTHESIS_DB": os.path.join(tmp, "examples"),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p),
+        })
+        env.pop("WARMTIER_HYPOTHESIS_SHARED_DB", None)
+        env.pop("PYTEST_XDIST_WORKER", None)
+        env.pop("PYTEST_CURRENT_TEST", None)
+        out = Outcome(member=member.name, suite=suite, status=ERROR,
+                      command=shlex.join(cmd[1:]).replace("-m pytest", "python -m pytest", 1))
+        start = time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            stdout, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            stdout, _ = proc.communicate()
+            out.status = TIMEOUT
+            out.wall_seconds = round(time.monotonic() - start, 2)
+            out.excerpt = f"no verdict after {timeout:.0f} s (a hang?)\n" + _excerpt(stdout[-3000:])
+            return out
+        out.wall_seconds = round(time.monotonic() - start, 2)
+        out.exitstatus = proc.returncode
+        try:
+            with open(report, encoding="utf-8") as f:
+                data: dict[str, Any] = json.load(f)
+        except (OSError, ValueError):
+            out.excerpt = _excerpt(stdout[-4000:]) or f"pytest exited {proc.returncode}"
+            return out
+    out.passed, out.skipped = int(data["passed"]), int(data["skipped"])
+    first = data.get("first_failure")
+    if first is not None:
+        text = str(first["text"]) + "\n" + "\n".join(body for _, body in first["sections"])
+        out.first_test = str(first["nodeid"])
+        out.excerpt = _excerpt(text)
+        if _USAGE.search(text):
+            out.status = ERROR
+            return out
+        out.status = CAUGHT
+        out.seconds = float(first["seconds"])
+        out.steps = counterexample_steps(text)
+        out.replay = replay_line(text, out.first_test, member.spec, profile)
+    elif proc.returncode == 0:
+        out.status = MISSED if out.passed else NOT_RUN
+    elif proc.returncode == 5:
+        out.status = NOT_RUN
+    else:
+        out.excerpt = _excerpt(stdout[-4000:])
+    return out
+
+
+def summarize(member: MemberLike, runs: Iterable[Outcome]) -> Row:
+    """Fold a member's runs into one row: caught by the fastest catching run."""
+    runs = list(runs)
+    caught = [r for r in runs if r.status == CAUGHT]
+    best = min(caught, key=lambda r: r.seconds or 0.0) if caught else None
+    if best is not None:
+        status = CAUGHT
+    elif any(r.status == MISSED for r in runs):
+        status = MISSED
+    elif any(r.status == TIMEOUT for r in runs):
+        status = TIMEOUT
+    elif any(r.status == ERROR for r in runs):
+        status = ERROR
+    else:
+        status = NOT_RUN
+    return Row(
+        name=member.name, spec=member.spec, category=member.category,
+        description=member.description, expected=list(member.caught_by), status=status,
+        first_test=best.first_test if best else None, suite=best.suite if best else None,
+        seconds=best.seconds if best else None, steps=best.steps if best else None,
+        replay=best.replay if best else None, runs=runs,
+    )
+
+
+def run_matrix(
+    members: Sequence[MemberLike],
+    suites: Mapping[str, Sequence[str]],
+    *,
+    root: Path,
+    choose: Callable[[MemberLike], Sequence[str]],
+    jobs: int = 2,
+    timeout: float = 600.0,
+    until_caught: bool = False,
+    include_slow: bool = False,
+    profile: str = "ci",
+    extra: Callable[[MemberLike, str], Sequence[str]] | None = None,
+    progress: Callable[[Outcome], None] | None = None,
+) -> list[Row]:
+    """Run the suites ``choose(member)`` names against each member, ``jobs`` at a time.
+
+    With ``until_caught`` a member's suites run in order and stop at the first catch.
+    """
+
+    def one_member(member: MemberLike) -> Row:
+        runs: list[Outcome] = []
+        for suite in choose(member):
+            outcome = run_one(member, suite, suites[suite], root=root, timeout=timeout,
+                              include_slow=include_slow, profile=profile,
+                              extra=extra(member, suite) if extra else ())
+            runs.append(outcome)
+            if progress is not None:
+                progress(outcome)
+            if until_caught and outcome.status == CAUGHT:
+                break
+        return summarize(member, runs)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        return list(pool.map(one_member, members))
+
+
+def _cell(value: object, width: int) -> str:
+    text = "-" if value is None else str(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    """The report: one line per bug, missed bugs first, then a summary with the median."""
+    order = {MISSED: 0, TIMEOUT: 1, ERROR: 2, NOT_RUN: 3, CAUGHT: 4}
+    rows = sorted(rows, key=lambda r: (order.get(r.status, 5), r.category, r.name))
+    head = f"{'bug':38} {'category':12} {'result':8} {'first failing test':58} {'s':>7} " \
+           f"{'steps':>5}  replay"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        test = r.first_test.split("::", 1)[-1] if r.first_test else None
+        secs = f"{r.seconds:7.2f}" if r.seconds is not None else f"{'-':>7}"
+        steps = "-" if r.steps is None else str(r.steps)
+        lines.append(f"{_cell(r.name, 38):38} {_cell(r.category, 12):12} "
+                     f"{r.status.upper() if r.status != CAUGHT else r.status:8} "
+                     f"{_cell(test, 58):58} {secs} {steps:>5}  {r.replay or '-'}")
+    caught = [r for r in rows if r.status == CAUGHT]
+    times = [r.seconds for r in caught if r.seconds is not None]
+    escaped = [r.name for r in rows if r.status != CAUGHT]
+    lines.append("")
+    lines.append(f"caught {len(caught)} of {len(rows)}"
+                 + (f"; median time to catch {statistics.median(times):.2f} s"
+                    f" (max {max(times):.2f} s)" if times else ""))
+    if escaped:
+        lines.append("NOT CAUGHT: " + ", ".join(escaped))
+    return "\n".join(lines)
+
+
+def _report(rows: Sequence[Row], profile: str) -> dict[str, Any]:
+    caught = [r for r in rows if r.status == CAUGHT]
+    times = [r.seconds for r in caught if r.seconds is not None]
+    return {
+        "profile": profile,
+        "members": len(rows),
+        "caught": len(caught),
+        "escaped": [r.name for r in rows if r.status != CAUGHT],
+        "median_seconds_to_catch": statistics.median(times) if times else None,
+        "rows": [asdict(r) for r in rows],
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m warmtier.testing.zoo_runner",
+                                     description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--registry", default="tests.zoo.registry",
+                        help="module with members() and SUITES (default: %(default)s)")
+    parser.add_argument("--root", default=".", help="repository root (default: cwd)")
+    parser.add_argument("--json", default="reports/zoo.json", help="where to write the report")
+    parser.add_argument("--suites", default=None,
+                        help="comma-separated suites to run (default: every suite)")
+    parser.add_argument("--expected-only", action="store_true",
+                        help="run only the suites each member expects to be caught by")
+    parser.add_argument("--until-caught", action="store_true",
+                        help="stop a member at its first catching suite (expected ones first)")
+    parser.add_argument("--only", default=None, help="comma-separated member names")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
+    parser.add_argument("--include-slow", action="store_true", help="also run tests marked slow")
+    parser.add_argument("--profile", default="ci",
+                        help="Hypothesis profile (ci-noshrink: the ci search without shrinking)")
+    args = parser.parse_args(argv)
+
+    root = Path(args.root).resolve()
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    registry = importlib.import_module(args.registry)
+    suites: dict[str, tuple[str, ...]] = {
+        name: tuple(p for p in paths if (root / p).exists())
+        for name, paths in registry.SUITES.items()
+    }
+    suites = {name: paths for name, paths in suites.items() if paths}
+    wanted = [s for s in (args.suites.split(",") if args.suites else suites) if s in suites]
+    members: list[MemberLike] = list(registry.members())
+    if args.only:
+        names = set(args.only.split(","))
+        members = [m for m in members if m.name in names]
+
+    def choose(member: MemberLike) -> list[str]:
+        first = [s for s in member.caught_by if s in wanted]
+        if args.expected_only:
+            return first
+        return first + [s for s in wanted if s not in first]
+
+    def progress(o: Outcome) -> None:
+        where = f" by {o.first_test} in {o.seconds:.1f} s" if o.status == CAUGHT else ""
+        print(f"[zoo] {o.member:38} {o.suite:12} {o.status}{where} "
+              f"({o.wall_seconds:.0f} s wall)", flush=True)
+
+    rows = run_matrix(members, suites, root=root, choose=choose, jobs=args.jobs,
+                      timeout=args.timeout, until_caught=args.until_caught,
+                      include_slow=args.include_slow, profile=args.profile,
+                      progress=progress)
+    print()
+    print(format_table(rows))
+    out = Path(args.json)
+    if not out.is_absolute():
+        out = root / out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_report(rows, args.profile), indent=1), encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0 if all(r.status == CAUGHT for r in rows) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

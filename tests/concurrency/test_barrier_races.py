@@ -1,0 +1,441 @@
+"""Barrier-synchronized races against any contract store, each with a precise criterion.
+
+All threads start together (``threading.Barrier``), the switch interval is shortened,
+and every race is bounded by ``--warmtier-race-timeout`` (on expiry: every thread's stack).
+Per-operation latencies are printed at the end, never asserted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from warmtier.testing.concurrency_plugin import ReplayHint
+from warmtier.testing.history import HistoryRecorder, StoreModel
+from warmtier.testing.linearizability import check
+from warmtier.testing.races import Latencies, run_race
+from warmtier.testing.witness import DIM, check_store, expected, origin, put, value, whole
+
+Factory = Callable[..., Any]
+LatencyFactory = Callable[[str], Latencies]
+
+QUICK = "quick"
+FULL = pytest.param("full", marks=pytest.mark.slow)
+
+
+def scaled(size: str, quick: int, full: int) -> int:
+    return full if size == "full" else quick
+
+
+def assert_linearizable(recorder: HistoryRecorder, replay: ReplayHint) -> None:
+    history = recorder.history()
+    result = check(history, StoreModel())
+    print(f"linearizability check of {len(history)} operations ({len(result.parts)} "
+          f"partitions): {result.seconds:.3f} s")
+    assert result.ok is True, f"{result.message}\n{replay.command()}"
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_concurrent_puts_of_distinct_ids_are_all_stored_exactly(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    writers, puts = 10, scaled(size, 30, 100)
+    store = make_store(dim=DIM)
+    lat = latencies(f"{writers} writers x {puts} puts of distinct ids")
+
+    def writer(w: int) -> Callable[[], None]:
+        def body() -> None:
+            for i in range(puts):
+                emb, content, conf = value(f"w{w}-{i}", w, i, 16 + (w * 37 + i * 11) % 300)
+                lat.time("put", store.put, f"w{w}-{i}", emb, content, conf)
+
+        return body
+
+    run_race([writer(w) for w in range(writers)], timeout=race_timeout, replay=replay.command())
+    assert len(store) == writers * puts, f"expected {writers * puts} records, got {len(store)}"
+    assert sorted(store.ids()) == sorted(f"w{w}-{i}" for w in range(writers) for i in range(puts))
+    contents = set()
+    for w in range(writers):
+        for i in range(puts):
+            want = expected(f"w{w}-{i}", w, i, 16 + (w * 37 + i * 11) % 300)
+            got = store.get(want.id)
+            assert got == want, f"expected {want!r}, got {got!r}. {replay.command()}"
+            contents.add(got.content)
+    assert len(contents) == writers * puts, "two records share their content bytes"
+    stats = store.stats()
+    live = sum(len(c) for c in contents)
+    assert stats.content_live_bytes == live, (
+        f"expected {live} live content bytes, stats say {stats.content_live_bytes}"
+    )
+    assert stats.content_allocated_bytes >= live, "allocated span smaller than live content"
+    check_store(store)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_readers_never_see_a_torn_record_while_writers_rewrite_it(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    readers, gets, ids = 20, scaled(size, 150, 1000), 100
+    store = make_store(dim=DIM)
+    for k in range(ids):
+        put(store, f"r{k}", 0, 0, 64)
+    stop = threading.Event()
+    lat = latencies(f"{readers} readers x {gets} gets over {ids} records, 2 rewriters")
+    torn: list[str] = []
+
+    def reader(r: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(r)
+            for _ in range(gets):
+                id = f"r{rng.randrange(ids)}"
+                got = lat.time("get", store.get, id)
+                problem = "missing" if got is None else whole(got, id)
+                if problem:
+                    torn.append(problem)
+
+        return body
+
+    def rewriter(w: int) -> Callable[[], None]:
+        def body() -> None:
+            seq = 0
+            while not stop.is_set():
+                seq += 1
+                size_ = (16, 64, 200, 1000)[seq % 4]
+                emb, content, conf = value(f"r{seq * 7 % ids}", w, seq, size_)
+                lat.time("put", store.put, f"r{seq * 7 % ids}", emb, content, conf)
+
+        return body
+
+    def run_readers_then_stop() -> Callable[[], None]:
+        def body() -> None:
+            try:
+                run_race([reader(r) for r in range(readers)], timeout=race_timeout)
+            finally:
+                stop.set()
+
+        return body
+
+    run_race([run_readers_then_stop(), rewriter(1), rewriter(2)], timeout=race_timeout,
+             replay=replay.command())
+    assert torn == [], f"expected only whole records; {len(torn)} bad reads, first: {torn[0]}. " \
+                       f"{replay.command()}"
+    check_store(store)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_mixed_writers_and_readers_keep_the_store_linearizable(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    writers, readers, ops, ids = 5, 10, scaled(size, 60, 300), 40
+    store = make_store(dim=DIM)
+    recorder = HistoryRecorder()
+    view = recorder.wrap(store)
+    for k in range(ids):
+        put(view, f"m{k}", 99, k)
+    lat = latencies(f"mixed: {writers} writers + {readers} readers x {ops} ops")
+    bad: list[str] = []
+
+    def writer(w: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(w)
+            for i in range(ops):
+                id = f"m{rng.randrange(ids)}"
+                if rng.random() < 0.8:
+                    emb, content, conf = value(id, w, i, rng.choice((20, 100, 700)))
+                    lat.time("put", view.put, id, emb, content, conf)
+                else:
+                    lat.time("remove", view.remove, id)
+
+        return body
+
+    def reader(r: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(1000 + r)
+            for _ in range(ops):
+                id = f"m{rng.randrange(ids)}"
+                got = lat.time("get", view.get, id)
+                if got is not None and (problem := whole(got, id)):
+                    bad.append(problem)
+
+        return body
+
+    run_race(
+        [writer(w) for w in range(writers)] + [reader(r) for r in range(readers)],
+        timeout=race_timeout, replay=replay.command(),
+    )
+    assert bad == [], f"expected whole records; first bad read: {bad[0]}. {replay.command()}"
+    assert_linearizable(recorder, replay)
+    check_store(store)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    threads, ops, ids = 50, scaled(size, 20, 100), 10
+    store = make_store(dim=DIM)
+    recorder = HistoryRecorder()
+    view = recorder.wrap(store)
+    lat = latencies(f"hot spot: {threads} threads x {ops} ops on {ids} ids")
+
+    def worker(t: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(t)
+            for i in range(ops):
+                id = f"h{rng.randrange(ids)}"
+                roll = rng.random()
+                if roll < 0.4:
+                    emb, content, conf = value(id, t, i, rng.choice((10, 90, 400)))
+                    lat.time("put", view.put, id, emb, content, conf)
+                elif roll < 0.8:
+                    lat.time("get", view.get, id)
+                elif roll < 0.95:
+                    lat.time("remove", view.remove, id)
+                else:
+                    lat.time("contains", view.__contains__, id)
+
+        return body
+
+    run_race([worker(t) for t in range(threads)], timeout=race_timeout, replay=replay.command())
+    assert_linearizable(recorder, replay)
+    check_store(store)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_racing_writers_of_different_sizes_leave_one_whole_written_value(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    writers, rounds, ids = 8, scaled(size, 25, 150), 5
+    store = make_store(dim=DIM)
+    recorder = HistoryRecorder()
+    view = recorder.wrap(store)
+    lat = latencies(f"writer-writer: {writers} writers x {rounds} rounds on {ids} ids")
+    sizes = (0, 7, 64, 4096, 70_000)
+
+    def writer(w: int) -> Callable[[], None]:
+        def body() -> None:
+            for i in range(rounds):
+                for k in range(ids):
+                    emb, content, conf = value(f"s{k}", w, i, sizes[(w + i + k) % len(sizes)])
+                    lat.time("put", view.put, f"s{k}", emb, content, conf)
+
+        return body
+
+    run_race([writer(w) for w in range(writers)], timeout=race_timeout, replay=replay.command())
+    for k in range(ids):
+        got = store.get(f"s{k}")
+        assert got is not None, f"s{k} vanished after only puts"
+        problem = whole(got, f"s{k}")
+        assert problem is None, f"{problem}. {replay.command()}"
+        found = origin(got)
+        assert found is not None and found[2] == rounds - 1, (
+            f"s{k}: expected the last round's value of some writer, got put #{found}"
+        )
+    check_store(store)
+    assert_linearizable(recorder, replay)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_compaction_in_a_loop_never_changes_what_readers_see(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    writers, readers, ops, ids = 3, 4, scaled(size, 60, 400), 60
+    store = make_store(dim=DIM)
+    recorder = HistoryRecorder()
+    view = recorder.wrap(store)
+    for k in range(ids):
+        put(view, f"c{k}", 99, 0, 300)
+    lat = latencies(f"compaction loop + {writers} writers + {readers} readers x {ops}")
+    done = threading.Event()
+    bad: list[str] = []
+    compactions = [0]
+
+    def writer(w: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(w)
+            for i in range(ops):
+                id = f"c{rng.randrange(ids)}"
+                if rng.random() < 0.25:
+                    lat.time("remove", view.remove, id)
+                else:
+                    emb, content, conf = value(id, w, i, rng.choice((30, 300, 3000)))
+                    lat.time("put", view.put, id, emb, content, conf)
+
+        return body
+
+    def reader(r: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(100 + r)
+            for _ in range(ops):
+                id = f"c{rng.randrange(ids)}"
+                got = lat.time("get", view.get, id)
+                if got is not None and (problem := whole(got, id)):
+                    bad.append(problem)
+
+        return body
+
+    def compactor() -> None:
+        while not done.is_set():
+            lat.time("compact", store.compact)
+            compactions[0] += 1
+
+    def workload() -> None:
+        try:
+            run_race([writer(w) for w in range(writers)] + [reader(r) for r in range(readers)],
+                     timeout=race_timeout)
+        finally:
+            done.set()
+
+    run_race([workload, compactor], timeout=race_timeout, replay=replay.command())
+    assert compactions[0] > 0, "the compactor never ran"
+    assert bad == [], f"expected whole records; first bad read: {bad[0]}. {replay.command()}"
+    assert_linearizable(recorder, replay)
+    check_store(store)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_growth_under_writers_never_disturbs_readers(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    writers, readers, puts = 4, 6, scaled(size, 40, 250)
+    store = make_store(dim=DIM)
+    for k in range(50):
+        put(store, f"base{k}", 0, k, 500)
+    before = store.stats()
+    lat = latencies(f"growth: {writers} writers x {puts} puts of 1-48 KiB + {readers} readers")
+    done = threading.Event()
+    bad: list[str] = []
+
+    def writer(w: int) -> Callable[[], None]:
+        def body() -> None:
+            for i in range(puts):
+                emb, content, conf = value(f"g{w}-{i}", w, i, 1024 * (1 + (i * 7 + w) % 48))
+                lat.time("put", store.put, f"g{w}-{i}", emb, content, conf)
+
+        return body
+
+    def reader(r: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(r)
+            while not done.is_set():
+                k = rng.randrange(50)
+                got = lat.time("get", store.get, f"base{k}")
+                if got != expected(f"base{k}", 0, k, 500):
+                    bad.append(f"base{k}: expected its first value, got {got!r}")
+
+        return body
+
+    def writers_then_stop() -> None:
+        try:
+            run_race([writer(w) for w in range(writers)], timeout=race_timeout)
+        finally:
+            done.set()
+
+    run_race([writers_then_stop] + [reader(r) for r in range(readers)], timeout=race_timeout,
+             replay=replay.command())
+    after = store.stats()
+    print(f"\ngrowth: capacity {before.capacity} -> {after.capacity} records, content arena "
+          f"{before.content_capacity_bytes} -> {after.content_capacity_bytes} bytes")
+    assert bad == [], f"{len(bad)} bad reads during growth, first: {bad[0]}. {replay.command()}"
+    for w in range(writers):
+        for i in range(puts):
+            want = expected(f"g{w}-{i}", w, i, 1024 * (1 + (i * 7 + w) % 48))
+            assert store.get(want.id) == want, f"{want.id} is not what was put"
+    assert len(store) == 50 + writers * puts
+    check_store(store)
+
+
+@pytest.mark.parametrize("size", [QUICK, FULL])
+def test_scan_during_puts_and_removes_is_weakly_consistent(
+    make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
+    size: str,
+) -> None:
+    stable, churn, scans = 200, 100, scaled(size, 3, 20)
+    store = make_store(dim=DIM)
+    for k in range(stable):
+        put(store, f"stable{k}", 0, k, 40 + k % 50)
+    lat = latencies(f"scan of {stable} stable records during churn on {churn} ids")
+    done = threading.Event()
+    problems: list[str] = []
+
+    def churner(w: int) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(w)
+            i = 0
+            while not done.is_set():
+                i += 1
+                id = f"churn{rng.randrange(churn)}"
+                if rng.random() < 0.6:
+                    emb, content, conf = value(id, w, i, rng.choice((8, 80, 800)))
+                    lat.time("put", store.put, id, emb, content, conf)
+                else:
+                    lat.time("remove", store.remove, id)
+
+        return body
+
+    def scanner() -> None:
+        try:
+            for _ in range(scans):
+                seen: dict[str, int] = {}
+                for record in store.scan(batch_size=16):
+                    seen[record.id] = seen.get(record.id, 0) + 1
+                    if problem := whole(record):
+                        problems.append(f"scan yielded a bad record: {problem}")
+                    elif record.id.startswith("stable"):
+                        k = int(record.id[6:])
+                        if record != expected(record.id, 0, k, 40 + k % 50):
+                            problems.append(f"{record.id} changed though nobody wrote it")
+                missing = [f"stable{k}" for k in range(stable) if f"stable{k}" not in seen]
+                if missing:
+                    problems.append(f"scan missed {len(missing)} records live throughout, "
+                                    f"e.g. {missing[:3]}")
+                twice = sorted(id for id, n in seen.items() if n > 1)
+                if twice:
+                    problems.append(f"scan yielded {len(twice)} ids twice, e.g. {twice[:3]}")
+        finally:
+            done.set()
+
+    run_race([scanner, churner(1), churner(2), churner(3)], timeout=race_timeout,
+             replay=replay.command())
+    assert problems == [], f"expected the contract's weak consistency: {problems[:5]}. " \
+                           f"{replay.command()}"
+    check_store(store)
+
+
+@pytest.mark.reference_only
+def test_concurrent_puts_never_share_a_slot_or_an_extent(
+    make_store: Factory, race_timeout: float, replay: ReplayHint
+) -> None:
+    writers, puts = 10, 100
+    store = make_store(dim=DIM, initial_capacity=16, initial_content_bytes=4096)
+
+    def writer(w: int) -> Callable[[], None]:
+        def body() -> None:
+            for i in range(puts):
+                put(store, f"w{w}-{i}", w, i, 1 + (w * 53 + i * 17) % 900)
+
+        return body
+
+    run_race([writer(w) for w in range(writers)], timeout=race_timeout, replay=replay.command())
+    slots = list(store._index.values())
+    assert len(slots) == writers * puts == len(set(slots)), (
+        f"expected {writers * puts} distinct slots, got {len(set(slots))} for {len(slots)} ids"
+    )
+    extents = sorted((int(store._offsets[s]), int(store._lengths[s])) for s in slots)
+    overlaps = [
+        (a, b) for a, b in itertools.pairwise(extents) if a[1] and b[1] and a[0] + a[1] > b[0]
+    ]
+    assert overlaps == [], f"content extents overlap: {overlaps[:3]}. {replay.command()}"
+    check_store(store)

@@ -1,0 +1,73 @@
+"""Corrupt files: whatever bytes the files of a store hold (bit flips, truncations, zeroed
+or swapped pages, random bytes, extensions, deleted files), open() either raises
+CorruptionError or gives a store that passes check() and keeps working."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from warmtier.testing.crash.fuzz import (
+    Mutation,
+    apply_mutations,
+    base_images,
+    loop_case,
+    mutations,
+    open_outcome,
+)
+from warmtier.testing.crash.kills import replay_command
+
+#: Hypothesis examples in the CI gate (the nightly loop runs 10 x --crash-rounds).
+CI_EXAMPLES = 1500
+
+_BASES: dict[str, dict[str, dict[str, bytes]]] = {}
+
+
+@pytest.fixture
+def bases(store_spec: str, store_class: type[Any], crash_workdir: str) -> dict[str, dict[str, bytes]]:
+    """Populated stores to mutate (built once per store class and process)."""
+    if store_spec not in _BASES:
+        _BASES[store_spec] = base_images(store_class, crash_workdir)
+    return _BASES[store_spec]
+
+
+def test_mutated_files_open_as_corruption_error_or_a_working_store(
+        bases: dict[str, dict[str, bytes]], store_class: type[Any], crash_workdir: str,
+        record: Callable[[str, float], None]) -> None:
+    names = sorted(bases)
+
+    @settings(max_examples=CI_EXAMPLES, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(base=st.sampled_from(names), muts=mutations())
+    def opens_cleanly(base: str, muts: list[Mutation]) -> None:
+        problems = open_outcome(store_class, apply_mutations(bases[base], muts), crash_workdir)
+        assert not problems, (f"base store {base!r} with mutations "
+                              f"{[str(m) for m in muts]}:\n  " + "\n  ".join(problems))
+
+    opens_cleanly()
+    record("file mutations", CI_EXAMPLES)
+
+
+@pytest.mark.slow
+def test_a_hundred_thousand_mutated_file_sets_open_as_corruption_error_or_a_working_store(
+        bases: dict[str, dict[str, bytes]], store_class: type[Any], store_spec: str,
+        crash_workdir: str, crash_rounds: int, record: Callable[[str, float], None]) -> None:
+    seed = random.SystemRandom().getrandbits(32)
+    rng = np.random.default_rng(seed)
+    names = sorted(bases)
+    count = 10 * crash_rounds
+    for i in range(count):
+        base, muts = loop_case(rng, i, names)
+        problems = open_outcome(store_class, apply_mutations(bases[base], muts), crash_workdir)
+        if problems:
+            pytest.fail(f"fuzz loop seed {seed}, case {i}: base store {base!r} with "
+                        f"{[str(m) for m in muts]}:\n  " + "\n  ".join(problems)
+                        + f"\nreplay: {replay_command(seed, f'fz:{i}', store_spec)}",
+                        pytrace=False)
+    record("file mutations", count)

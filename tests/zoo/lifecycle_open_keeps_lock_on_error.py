@@ -1,0 +1,35 @@
+"""Lifecycle: ``open()`` of a corrupt directory raises ``CorruptionError`` but keeps the
+directory lock; every later ``open()`` in the process says ``StoreLockedError`` instead of
+reporting the corruption (or succeeding once the files are repaired).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+from warmtier.errors import CorruptionError
+from warmtier.store import WarmTierStore
+
+CATEGORY = "lifecycle"
+CAUGHT_BY = ("regressions", "unit")
+
+
+class OpenKeepsLockOnErrorStore(WarmTierStore):
+    """Reference store whose failed open leaks the directory lock."""
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> WarmTierStore:
+        directory = os.path.abspath(os.fspath(path))
+        if not os.path.exists(directory):
+            raise FileNotFoundError(errno.ENOENT, "no store at this path", directory)
+        if not os.path.isdir(directory):
+            raise CorruptionError(f"{directory} is not a directory; not a warmtier store")
+        lock_fd = cls._acquire_lock(directory)
+        store = object.__new__(cls)
+        try:
+            store._recover(directory, lock_fd)
+        except BaseException:
+            store._drop_files()  # BUG: cls._release_lock(directory, lock_fd) is missing
+            raise
+        return store

@@ -1,0 +1,28 @@
+"""Validation: content may be any bytes-like object (``bytearray``, ``memoryview``),
+where the contract accepts only ``bytes`` and ``str`` and refuses the rest before any
+state changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from warmtier.store import WarmTierStore
+from warmtier.validation import validate_content
+
+from ._support import rebind
+
+CATEGORY = "validation"
+CAUGHT_BY = ("properties",)
+
+
+def _any_bytes_like(content: Any, max_content: int) -> bytes:
+    if isinstance(content, (bytearray, memoryview)):  # BUG: "be liberal in what you accept"
+        content = bytes(content)
+    return validate_content(content, max_content)
+
+
+class AcceptsBytearrayStore(WarmTierStore):
+    """Reference store whose put takes bytearray and memoryview content."""
+
+    put = rebind(WarmTierStore.put, validate_content=_any_bytes_like)
