@@ -43,13 +43,27 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def properties(session: nox.Session) -> None:
-    """The main job: every stateful property machine, `dev` profile unless told otherwise."""
+    """The main job: every stateful property machine, `dev` profile unless told otherwise.
+
+    A failure prints `Replay: nox -s properties -- <test id> ...`; when the arguments name
+    a test (a path under tests/ or a node id) only that runs. The planted-bug self-test is
+    marked slow: `nox -s properties -- -m slow` runs it. Mirrored by
+    `warmtier.testing.compare.nox_to_pytest_argv`; keep the two in step.
+    """
     install(session, "test")
-    args = session.posargs or []
+    args = list(session.posargs)
+    targets = [] if any(_is_test_target(a) for a in args) else ["tests/properties"]
     profile = [] if any(a.startswith("--hypothesis-profile") for a in args) else [
         "--hypothesis-profile=dev"
     ]
-    session.run("pytest", "tests/properties", *profile, *args)
+    marks = [] if targets == [] or any(a == "-m" or a.startswith("-m") for a in args) else [
+        "-m", "not slow"
+    ]
+    session.run("pytest", *targets, *marks, *args, *profile)
+
+
+def _is_test_target(arg: str) -> bool:
+    return not arg.startswith("-") and (arg.startswith("tests/") or "::" in arg)
 
 
 @nox.session(python=PYTHON)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from benchmarks.peers.base import Peer, Row, Vec
 
+REFERENCE_STORE = "warmtier.store:WarmTierStore"
+
 
 def _store_class() -> Any:
-    import os
-
-    from warmtier.testing.plugin import REFERENCE_STORE
-
+    """The store under test: ``$WARMTIER_STORE`` (``module:Class``) or the reference."""
     spec = os.environ.get("WARMTIER_STORE", REFERENCE_STORE)
     module, _, name = spec.partition(":")
-    import importlib
-
     return getattr(importlib.import_module(module), name)
 
 

@@ -282,8 +282,8 @@ class WarmTierStore:
         self._seqs = self._slots["seq"]
         self._embeddings = self._slots["embedding"]
         self._arena = self._content_file.u8
-        self._slots_mv = memoryview(body)  # plain byte writes, faster than numpy setitem
-        self._arena_mv = memoryview(self._arena)
+        self._slots_mv = body.data  # plain byte writes, faster than numpy setitem
+        self._arena_mv = self._arena.data
 
     # -- recovery --------------------------------------------------------------------
 
@@ -403,8 +403,8 @@ class WarmTierStore:
                 lens: npt.NDArray[np.int64], sane: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """Which candidate slots pass their checksum (one crc32 pass per slot and content)."""
         size = self._slot_size
-        slots_mv = memoryview(self._slot_bytes)
-        arena_mv = memoryview(self._arena)
+        slots_mv = self._slot_bytes.data
+        arena_mv = self._arena.data
         crc32 = zlib.crc32
         pick = np.flatnonzero(sane)
         starts = (cand[pick] * size).tolist()
@@ -722,7 +722,7 @@ class WarmTierStore:
             new = min(new, limit)
         self._content_file.grow(new)
         self._arena = self._content_file.u8
-        self._arena_mv = memoryview(self._arena)
+        self._arena_mv = self._arena.data
         self._alloc.grow(new)
 
     # -- durability ------------------------------------------------------------------

@@ -32,6 +32,15 @@ def scaled(size: str, quick: int, full: int) -> int:
     return full if size == "full" else quick
 
 
+def assert_count_matches_ids(store: Any, replay: ReplayHint) -> None:
+    """Once the threads are done, ``len`` must count exactly the ids ``ids()`` lists."""
+    ids = store.ids()
+    assert len(store) == len(ids) == len(set(ids)), (
+        f"expected len() == number of distinct ids(); got len() = {len(store)}, "
+        f"{len(ids)} ids ({len(set(ids))} distinct). {replay.command()}"
+    )
+
+
 def assert_linearizable(recorder: HistoryRecorder, replay: ReplayHint) -> None:
     history = recorder.history()
     result = check(history, StoreModel())
@@ -173,6 +182,7 @@ def test_mixed_writers_and_readers_keep_the_store_linearizable(
     )
     assert bad == [], f"expected whole records; first bad read: {bad[0]}. {replay.command()}"
     assert_linearizable(recorder, replay)
+    assert_count_matches_ids(store, replay)
     check_store(store)
 
 
@@ -207,6 +217,7 @@ def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(
 
     run_race([worker(t) for t in range(threads)], timeout=race_timeout, replay=replay.command())
     assert_linearizable(recorder, replay)
+    assert_count_matches_ids(store, replay)
     check_store(store)
 
 

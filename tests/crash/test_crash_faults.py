@@ -41,8 +41,7 @@ def _sweep(store_class: type[Any], store_spec: str, crash_workdir: str, seed: in
             failures.append(f"seed {seed}, fault at {point} "
                             f"(raised {type(outcome.raised).__name__}: {outcome.raised}):\n  "
                             + "\n  ".join(outcome.problems)
-                            + f"\n  (the kill at the same point: "
-                            f"{replay_command(seed, point, store_spec)})")
+                            + f"\nreplay: {replay_command(seed, point.as_kind('raise'), store_spec)}")
     record("injected faults", fired)
     assert fired, f"seed {seed}: none of the {len(points)} faults fired"
     if failures:
@@ -83,12 +82,13 @@ def test_enospc_while_growing_raises_capacity_error_and_changes_nothing(
     for point in points:
         outcome = inject_exception(store_class, crash_workdir, SEEDS[0], point,
                                    error=enospc(name), changes_nothing=True)
+        replay = replay_command(SEEDS[0], point.as_kind("enospc"), store_spec)
         assert not outcome.problems, (f"ENOSPC at {point}, seed {SEEDS[0]}:\n  "
-                                      + "\n  ".join(outcome.problems))
+                                      + "\n  ".join(outcome.problems) + f"\nreplay: {replay}")
         if outcome.raised is not None:
             assert isinstance(outcome.raised, CapacityError), (
                 f"ENOSPC at {point} escaped as {type(outcome.raised).__name__}: "
-                f"{outcome.raised}; the contract wants CapacityError")
+                f"{outcome.raised}; the contract wants CapacityError\nreplay: {replay}")
             escaped.append(point)
     record("injected faults", len(points))
     assert escaped, f"no ENOSPC at {name} reached the caller (each was absorbed)"

@@ -54,7 +54,7 @@ def test_power_cut_images_of_many_workloads_keep_the_power_loss_promise(
         store_class: type[Any], store_spec: str, crash_workdir: str, crash_rounds: int,
         record: Callable[[str, float], None]) -> None:
     base = random.SystemRandom().getrandbits(30)
-    for n in range(max(4, crash_rounds // 25)):
+    for n in range(max(4, crash_rounds // 50)):
         _assert_clean(_run(store_class, store_spec, crash_workdir, base + n, record, ops=80,
                            random_images=6))
 

@@ -1,6 +1,6 @@
 """``--crash-replay SEED:POINT`` (``nox -s crash -- --replay SEED:POINT``) reruns exactly
 the failure a crash test printed: a kill round, a power-loss crash point (pl:N), or a
-case of the fuzz loop (fz:I)."""
+case of the fuzz loop (fz:I), or an injected fault (raise:..., enospc:...)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from warmtier.errors import CapacityError
+from warmtier.testing.crash.faults import enospc, inject_exception
 from warmtier.testing.crash.fuzz import apply_mutations, base_images, loop_case, open_outcome
 from warmtier.testing.crash.kills import KillHarness
 from warmtier.testing.crash.points import KillPoint
@@ -28,6 +30,17 @@ def test_replay_reproduces_the_printed_failure(
         if problems:
             pytest.fail(f"base store {base!r} with {[str(m) for m in muts]}:\n  "
                         + "\n  ".join(problems), pytrace=False)
+        return
+    if point.kind in ("raise", "enospc"):
+        error = enospc(point.name) if point.kind == "enospc" else None
+        outcome = inject_exception(store_class, crash_workdir, seed, point, error=error,
+                                   changes_nothing=point.kind == "enospc")
+        assert outcome.fired, f"seed {seed} never reaches {point}"
+        if outcome.problems or (point.kind == "enospc" and outcome.raised is not None
+                                and not isinstance(outcome.raised, CapacityError)):
+            pytest.fail(f"fault at {point}, seed {seed} (raised "
+                        f"{type(outcome.raised).__name__}: {outcome.raised}):\n  "
+                        + "\n  ".join(outcome.problems), pytrace=False)
         return
     if point.kind == "pl":
         run = PowerLossRun(store_class, store_spec, crash_workdir, seed, ops=80, only=point.number)

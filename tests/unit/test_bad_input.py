@@ -52,6 +52,8 @@ BAD_CONTENTS: list[tuple[str, Any]] = [
     ("list", [1, 2]),
     ("lone_surrogate_str", "x\ud800"),
     ("array", np.zeros(3, np.uint8)),
+    ("bytearray", bytearray(b"ab")),  # bytes-like is not bytes (found by the bug zoo)
+    ("memoryview", memoryview(b"ab")),
 ]
 
 BAD_CONFIDENCES: list[tuple[str, Any]] = [

@@ -1,5 +1,9 @@
 """The bug zoo: small named variants of the reference store, each with one planted bug.
 
-Kept in the test tree, never shipped. ``tests/zoo/registry.py`` lists every member with
-the spec to pass as ``--warmtier-store`` and what the bug is.
+Kept in the test tree, never shipped. One module per bug: a single ``WarmTierStore``
+subclass, a docstring whose first sentence names the bug, and the metadata read by
+``tests/zoo/registry.py`` -- ``CATEGORY``, ``CAUGHT_BY`` (suites expected to catch it; the
+CI gate runs the first), optionally ``QUICK`` (pytest arguments narrowing the gate's run)
+and ``COPIED_FROM`` (digests of reference methods copied whole, checked for drift).
+``python -m tests.zoo.registry`` lists the members; ``nox -s mutants`` measures them.
 """

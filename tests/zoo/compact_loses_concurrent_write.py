@@ -19,6 +19,7 @@ from warmtier.store import _PAGE, WarmTierStore, _initial, _round_up
 
 CATEGORY = "compaction"
 CAUGHT_BY = ("concurrency",)
+COPIED_FROM = {"compact": "6ed3fd40195f"}
 
 
 class LosesConcurrentWriteStore(WarmTierStore):

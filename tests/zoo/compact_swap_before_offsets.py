@@ -18,6 +18,7 @@ from warmtier.store import WarmTierStore
 
 CATEGORY = "compaction"
 CAUGHT_BY = ("concurrency",)
+COPIED_FROM = {"_adopt": "52d2aa5643ef"}
 
 
 class SwapBeforeOffsetsStore(WarmTierStore):

@@ -12,6 +12,7 @@ from warmtier.store import WarmTierStore
 
 CATEGORY = "crash"
 CAUGHT_BY = ("crash",)
+QUICK = ("tests/crash/test_crash_power_loss.py",)
 
 
 class ExtentReusedBeforeFlushStore(WarmTierStore):

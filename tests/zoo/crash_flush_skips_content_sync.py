@@ -11,6 +11,7 @@ from warmtier.store import WarmTierStore
 
 CATEGORY = "crash"
 CAUGHT_BY = ("crash",)
+QUICK = ("tests/crash/test_crash_power_loss.py",)
 
 
 def _no_sync() -> None:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import struct
 
-import numpy as np
-
 from warmtier.failpoints import failpoint
 from warmtier.format import SLOT_FIXED, slot_checksum
 from warmtier.records import Embedding
 from warmtier.store import _FIXED, WarmTierStore
 
 CATEGORY = "crash"
-CAUGHT_BY = ("concurrency", "crash")
+CAUGHT_BY = ("crash", "concurrency")
+COPIED_FROM = {"_write_and_publish": "48690edb5209"}
 
 
 class SlotPublishedBeforeContentStore(WarmTierStore):
@@ -30,15 +29,15 @@ class SlotPublishedBeforeContentStore(WarmTierStore):
         seq = self._next_seq
         self._next_seq += 1
         buf = bytearray(self._slot_size)
-        _FIXED.pack_into(buf, 0, seq, 0, len(raw_id), 0, off, len(data), conf, norm)
+        _FIXED.pack_into(buf, 0, 0, len(raw_id), 0, seq, off, len(data), conf, norm)
         buf[48 : 48 + len(raw_id)] = raw_id
         buf[SLOT_FIXED : SLOT_FIXED + 4 * self._dim] = emb.tobytes()
         crc = slot_checksum(memoryview(buf), data)
-        struct.pack_into("<QI", buf, 0, 0, crc)
+        struct.pack_into("<IHHQ", buf, 0, crc, len(raw_id), 0, 0)  # the body goes down unpublished
         start = slot * self._slot_size
-        self._slot_bytes[start : start + self._slot_size] = np.frombuffer(buf, np.uint8)
+        self._slots_mv[start : start + self._slot_size] = buf
         failpoint("put.before_publish")
         self._seqs[slot] = seq  # BUG: published before the content below is written
         if data:
-            self._arena[off : off + len(data)] = np.frombuffer(data, np.uint8)
+            self._arena_mv[off : off + len(data)] = data
         failpoint("put.after_content")

@@ -22,6 +22,7 @@ from warmtier.validation import (
 
 CATEGORY = "growth"
 CAUGHT_BY = ("crash", "properties")
+COPIED_FROM = {"put": "bbaf462a7a01"}
 
 
 class CapacityErrorLeaksSlotStore(WarmTierStore):
@@ -32,7 +33,8 @@ class CapacityErrorLeaksSlotStore(WarmTierStore):
         emb = validate_embedding(embedding, self._dim)
         data = validate_content(content, self._max_content)
         conf = validate_confidence(confidence)
-        norm = float(np.sqrt(np.dot(emb.astype(np.float64), emb.astype(np.float64))))
+        e64 = emb.astype(np.float64)
+        norm = float(np.sqrt(np.dot(e64, e64)))
         with self._lock:
             self._ensure_open()
             slot = self._take_slot()
@@ -44,6 +46,7 @@ class CapacityErrorLeaksSlotStore(WarmTierStore):
                 if data:
                     self._alloc.free(off, len(data))
                 raise
+            # Published: from here on only in-memory bookkeeping that cannot fail.
             old = self._index.get(id)
             if old is not None:
                 self._retire_replaced(old, id)

@@ -12,6 +12,7 @@ from warmtier.store import WarmTierStore, _make_record
 
 CATEGORY = "growth"
 CAUGHT_BY = ("properties",)
+COPIED_FROM = {"_read": "6a9c7c4813f8"}
 
 
 class ReadersKeepOldMappingStore(WarmTierStore):

@@ -10,6 +10,7 @@ from warmtier.validation import validate_id
 
 CATEGORY = "lifecycle"
 CAUGHT_BY = ("properties", "unit")
+COPIED_FROM = {"__len__": "b50f2ac403cb", "__contains__": "4debeef083cf"}
 
 
 class ContainsAfterCloseStore(WarmTierStore):

@@ -13,6 +13,7 @@ from warmtier.store import WarmTierStore
 
 CATEGORY = "lifecycle"
 CAUGHT_BY = ("regressions", "unit")
+COPIED_FROM = {"open": "752e3f856b03"}
 
 
 class OpenKeepsLockOnErrorStore(WarmTierStore):

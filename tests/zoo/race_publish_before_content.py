@@ -1,6 +1,6 @@
-"""Put publishes the record in memory (index, offsets, lengths) before its slot body
-(embedding, checksum) is written, and ``get`` reads without the lock, trusting put to
-publish last.
+"""Put points the id at its new slot before the slot body (embedding, checksum) is
+written, and ``get`` reads optimistically without the lock (look up the slot, read it,
+retry if the id moved meanwhile), trusting put to publish last.
 
 Invisible to one thread; a ``get`` that lands in the short window between the publish
 and the slot write (a failpoint call and one copy) returns the new content with the
@@ -35,10 +35,16 @@ class PublishBeforeContentStore(WarmTierStore):
     def get(self, id: str) -> Record | None:
         validate_id(id)
         self._ensure_open()
-        i = self._index.get(id)  # lock-free read: "put publishes last, so this is safe"
-        if i is None:
-            return None
-        return self._read(i, id)
+        while True:  # an optimistic lock-free read: "put publishes last, so this is safe"
+            i = self._index.get(id)
+            if i is None:
+                return None
+            try:
+                record = self._read(i, id)
+            except (IndexError, ValueError):
+                continue
+            if self._index.get(id) == i:  # the id did not move while we read
+                return record
 
     def put(self, id: str, embedding: Any, content: bytes | str, confidence: float = 1.0) -> None:
         raw_id = validate_id(id)

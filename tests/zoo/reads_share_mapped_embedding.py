@@ -10,6 +10,7 @@ from warmtier.store import WarmTierStore, _make_record
 
 CATEGORY = "reads"
 CAUGHT_BY = ("properties",)
+COPIED_FROM = {"_read": "6a9c7c4813f8"}
 
 
 class SharedMappedEmbeddingStore(WarmTierStore):

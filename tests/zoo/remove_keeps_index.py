@@ -12,6 +12,7 @@ from warmtier.validation import validate_id
 
 CATEGORY = "remove"
 CAUGHT_BY = ("properties",)
+COPIED_FROM = {"remove": "017b773dafe8"}
 
 
 class KeepsIndexStore(WarmTierStore):

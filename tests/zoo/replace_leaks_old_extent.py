@@ -10,6 +10,7 @@ from warmtier.store import WarmTierStore
 
 CATEGORY = "replace"
 CAUGHT_BY = ("properties",)
+COPIED_FROM = {"_retire_replaced": "6d77248f3a57", "_release_live": "01307c0d4ba8"}
 
 
 class LeakOldExtentStore(WarmTierStore):

@@ -14,6 +14,7 @@ from warmtier.store import WarmTierStore, _make_record
 
 CATEGORY = "scan"
 CAUGHT_BY = ("properties",)
+COPIED_FROM = {"_scan_batches": "d503d7a0f41c"}
 
 
 class ScanMissesLastSingleStore(WarmTierStore):

@@ -15,6 +15,7 @@ from warmtier.store import WarmTierStore, _make_record
 
 CATEGORY = "scan"
 CAUGHT_BY = ("concurrency", "properties")
+COPIED_FROM = {"scan": "4256e8c7c3db", "_scan_batches": "d503d7a0f41c"}
 
 
 class ScanYieldsRemovedStore(WarmTierStore):

@@ -13,6 +13,7 @@ from warmtier.validation import validate_k, validate_query
 
 CATEGORY = "search"
 CAUGHT_BY = ("properties",)
+COPIED_FROM = {"search": "f9be4459eace"}
 
 
 class TopKOffByOneStore(WarmTierStore):

@@ -9,12 +9,14 @@ full matrix with shrinking and writes the report.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from tests.zoo._support import source_digest
 from tests.zoo.registry import REPO_ROOT, SUITES, Member, members
 from warmtier.testing.plugin import is_reference_spec, store_spec
 from warmtier.testing.zoo_runner import CAUGHT, format_table, run_matrix, run_one, summarize
@@ -51,6 +53,21 @@ def test_zoo_has_at_least_twenty_members_covering_every_bug_class() -> None:
     assert len(MEMBERS) >= 20, f"only {len(MEMBERS)} zoo members: {sorted(categories)}"
     missing = REQUIRED_CATEGORIES - set(categories)
     assert not missing, f"no zoo member plants a bug of class {sorted(missing)}"
+
+
+def test_every_copied_reference_method_is_still_the_one_the_member_copied() -> None:
+    stale = []
+    for m in MEMBERS:
+        module = importlib.import_module(m.module)
+        for method, digest in getattr(module, "COPIED_FROM", {}).items():
+            now = source_digest(method)
+            if now != digest:
+                stale.append(f"{m.name}: WarmTierStore.{method} is now {now}, copied at {digest}")
+    assert stale == [], (
+        "these members copy a reference method that has changed since; re-copy the current "
+        "method, re-plant the bug, and update COPIED_FROM (else the member plants a second, "
+        "unintended bug):\n  " + "\n  ".join(stale)
+    )
 
 
 def test_every_member_names_its_bug_and_a_distinct_class() -> None:

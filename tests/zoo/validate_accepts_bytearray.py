@@ -13,7 +13,8 @@ from warmtier.validation import validate_content
 from ._support import rebind
 
 CATEGORY = "validation"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_bad_input.py",)
 
 
 def _any_bytes_like(content: Any, max_content: int) -> bytes:

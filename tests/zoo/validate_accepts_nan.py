@@ -16,7 +16,8 @@ from warmtier.validation import validate_embedding
 from ._support import rebind
 
 CATEGORY = "validation"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_bad_input.py",)
 
 
 def _embedding_without_nan_check(embedding: Any, dim: int, what: str = "embedding") -> Embedding:

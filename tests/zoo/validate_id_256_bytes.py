@@ -14,7 +14,8 @@ from warmtier.validation import validate_id
 from ._support import rebind
 
 CATEGORY = "validation"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_bad_input.py",)
 
 
 def _id_up_to_256(id: Any) -> bytes:

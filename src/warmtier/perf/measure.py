@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Latencies", "dir_bytes", "rss_bytes", "settle"]
+__all__ = ["Latencies", "dir_bytes", "rss_breakdown", "rss_bytes", "settle"]
 
 
 def rss_bytes() -> int:
@@ -37,6 +37,23 @@ def rss_bytes() -> int:
         import resource
 
         return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+
+
+def rss_breakdown() -> dict[str, int]:
+    """``{"rss", "anon", "file"}`` in bytes: anonymous memory (the heap, where leaks of
+    objects show) apart from file-backed pages (mapped store files come and go with the
+    page cache). Linux only for the split; elsewhere ``anon`` and ``file`` are -1."""
+    out = {"rss": rss_bytes(), "anon": -1, "file": -1}
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("RssAnon:"):
+                    out["anon"] = int(line.split()[1]) * 1024
+                elif line.startswith("RssFile:"):
+                    out["file"] = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return out
 
 
 def settle() -> int:

@@ -6,8 +6,8 @@ Options: ``--scale=10k|100k|1m`` (the largest scale to run; tests marked
 ``--scale-reports=DIR`` (write Markdown + PNG reports there), ``--scale-fail-on-regression``.
 Every test that uses the ``perf`` fixture writes one part file; the controlling process
 (also under pytest-xdist) joins the parts when the session ends, prints a summary table,
-and writes the record and report. Runs that share ``WARMTIER_RUN_ID`` (the nox session's
-parallel and serial halves) build one record.
+and writes the record and report. Runs given the same ``WARMTIER_RUN_ID`` (the nox
+session's parallel and serial halves) build one record.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from warmtier.perf.report import RunOutcome, build_record, finalize_run
 
 SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
 RUN_ENV = "WARMTIER_RUN_ID"
-PARTS_ENV = "WARMTIER_SCALE_PARTS"
 
 _outcome_key = pytest.StashKey[RunOutcome | None]()
 _parts_key = pytest.StashKey[Path]()
 _owns_parts_key = pytest.StashKey[bool]()
+_run_key = pytest.StashKey[str]()
 
 __all__ = ["SCALES", "scale_max"]
 
@@ -96,18 +96,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "timing: measures wall-clock time; run serially, never under xdist"
     )
-    if not _is_worker(config):
-        os.environ.setdefault(RUN_ENV, new_run_id())
-        results = _abs(config.getoption("scale_results"))
-        if results is not None:
-            parts = results / "parts" / os.environ[RUN_ENV]
-            owns = False
-        else:
-            parts = Path(tempfile.gettempdir()) / f"warmtier-scale-parts-{os.environ[RUN_ENV]}"
-            owns = True
-        os.environ[PARTS_ENV] = str(parts)
-        config.stash[_owns_parts_key] = owns
-    config.stash[_parts_key] = Path(os.environ[PARTS_ENV])
+    if _is_worker(config):
+        # The controller hands its run over (see pytest_configure_node); nothing is read
+        # from the environment, so pytest runs started by tests never join this run.
+        workerinput: dict[str, Any] = config.workerinput  # type: ignore[attr-defined]
+        config.stash[_run_key] = str(workerinput["warmtier_run_id"])
+        config.stash[_parts_key] = Path(workerinput["warmtier_scale_parts"])
+        return
+    run_id = os.environ.get(RUN_ENV) or new_run_id()
+    results = _abs(config.getoption("scale_results"))
+    if results is not None:
+        parts = results / "parts" / run_id
+        owns = False
+    else:
+        parts = Path(tempfile.gettempdir()) / f"warmtier-scale-parts-{run_id}"
+        owns = True
+    config.stash[_run_key] = run_id
+    config.stash[_parts_key] = parts
+    config.stash[_owns_parts_key] = owns
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker writes its parts into the controller's run."""
+    config = node.config
+    node.workerinput["warmtier_run_id"] = config.stash[_run_key]
+    node.workerinput["warmtier_scale_parts"] = str(config.stash[_parts_key])
 
 
 def scale_max(config: pytest.Config) -> int:
@@ -209,7 +223,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     }
     from warmtier.testing.plugin import store_spec
 
-    record = build_record(os.environ[RUN_ENV], parts, store_spec(config), options)
+    record = build_record(config.stash[_run_key], parts, store_spec(config), options)
     outcome = finalize_run(
         record, _abs(config.getoption("scale_results")), _abs(config.getoption("scale_reports"))
     )

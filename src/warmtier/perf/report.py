@@ -221,6 +221,13 @@ def write_report(
             f"{leak['per_cycle']:,} puts and removes (fails when the CI's low end exceeds "
             f"{leak['limit_mb']:.1f} MB/cycle).",
         ]
+        if "anon_slope_mb" in leak:
+            lines += [
+                "",
+                f"Anonymous memory (heap, without the mapped files' page cache): slope "
+                f"{leak['anon_slope_mb']:.3f} MB/cycle, 95% CI {leak['anon_ci_low_mb']:.3f} .. "
+                f"{leak['anon_ci_high_mb']:.3f} MB/cycle (same rule).",
+            ]
     frag = record.get("extra", {}).get("fragmentation")
     if frag:
         lines += ["", "## Fragmentation lifecycle", ""]
@@ -342,9 +349,18 @@ def _plots(
             cycles,
             fit,
             "-",
-            label=f"fit: {leak['slope_mb']:.3f} MB/cycle "
+            label=f"RSS fit: {leak['slope_mb']:.3f} MB/cycle "
             f"[{leak['ci_low_mb']:.3f}, {leak['ci_high_mb']:.3f}]",
         )
+        if "anon_mb" in leak:
+            ax.plot(cycles, leak["anon_mb"], "s", label="anonymous RSS after cycle")
+            ax.plot(
+                cycles,
+                leak["anon_intercept_mb"] + leak["anon_slope_mb"] * cycles,
+                "--",
+                label=f"anon fit: {leak['anon_slope_mb']:.3f} MB/cycle "
+                f"[{leak['anon_ci_low_mb']:.3f}, {leak['anon_ci_high_mb']:.3f}]",
+            )
         ax.set_xlabel("cycle")
         ax.set_ylabel("RSS (MB)")
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")

@@ -7,8 +7,8 @@ that replays the failure (see :func:`replay_hint`).
 
 from __future__ import annotations
 
+import itertools
 import math
-import os
 import shlex
 import struct
 from collections.abc import Iterable, Mapping, Sequence
@@ -110,6 +110,8 @@ def nox_to_pytest_argv(line: str) -> list[str]:
 
     >>> nox_to_pytest_argv("nox -s properties -- tests/properties/t.py::x --hypothesis-seed=3")
     ['tests/properties/t.py::x', '--hypothesis-seed=3', '--hypothesis-profile=dev']
+    >>> nox_to_pytest_argv("nox -s properties -- -k put")
+    ['tests/properties', '-m', 'not slow', '-k', 'put', '--hypothesis-profile=dev']
     """
     words = shlex.split(line)
     if words[:4] != ["nox", "-s", "properties", "--"]:
@@ -120,11 +122,12 @@ def nox_to_pytest_argv(line: str) -> list[str]:
         [] if any(a.startswith("--hypothesis-profile") for a in args)
         else ["--hypothesis-profile=dev"]
     )
-    return [*targets, *args, *profile]
+    marks = [] if not targets or any(a.startswith("-m") for a in args) else ["-m", "not slow"]
+    return [*targets, *marks, *args, *profile]
 
 
 def _is_target(arg: str) -> bool:
-    return not arg.startswith("-") and (arg.startswith("tests" + os.sep) or "::" in arg)
+    return not arg.startswith("-") and (arg.startswith("tests/") or "::" in arg)
 
 
 def _fail(what: str, expected: Any, actual: Any) -> StoreMismatch:
@@ -219,6 +222,8 @@ def assert_scan_matches(actual: Iterable[Any], expected: Mapping[str, Record]) -
     seen: set[str] = set()
     for rec in actual:
         rid = getattr(rec, "id", None)
+        if not isinstance(rid, str):
+            raise _fail("scan() yielded something without a str id", "a Record", rec)
         if rid in seen:
             raise _fail("scan() yielded an id twice", "each live id once", rid)
         if rid not in expected:
@@ -271,7 +276,7 @@ def assert_search_matches(
         if abs(score - exact[rid]) > atol:
             raise _fail(f"{context}: score of {rid!r} is off by more than {atol}",
                         (rid, exact[rid]), (rid, score))
-    for (a, sa), (b, sb) in zip(pairs, pairs[1:], strict=False):
+    for (a, sa), (b, sb) in itertools.pairwise(pairs):
         if sb > sa:
             raise _fail(f"{context}: scores must not increase ({a!r} before {b!r})",
                         expected_top, pairs)

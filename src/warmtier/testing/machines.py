@@ -11,6 +11,7 @@ checking every answer against a trivially correct model after every step.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import inspect
 import os
@@ -23,8 +24,10 @@ from typing import Any, ClassVar
 
 import hypothesis
 import numpy as np
-from hypothesis import event, settings, target
+from hypothesis import currently_in_test_context, settings
+from hypothesis import event as _hypothesis_event
 from hypothesis import strategies as st
+from hypothesis import target as _hypothesis_target
 from hypothesis.stateful import (
     Bundle,
     RuleBasedStateMachine,
@@ -39,6 +42,7 @@ from hypothesis.stateful import (
 
 from warmtier.allocator import AllocatorError, ExtentAllocator
 from warmtier.errors import (
+    CapacityError,
     InvalidArgumentError,
     StoreClosedError,
     StoreLockedError,
@@ -60,7 +64,9 @@ __all__ = [
     "store_machine",
 ]
 
-_CREATE_OPTIONS = ("initial_capacity", "initial_content_bytes", "max_content")
+_CREATE_OPTIONS = (
+    "initial_capacity", "initial_content_bytes", "max_content", "max_slots", "max_content_bytes",
+)
 _BLOB_NOTE = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
 
 
@@ -78,6 +84,18 @@ def fast_workdir() -> str | None:
     if os.path.isdir(shm) and os.access(shm, os.W_OK):
         return shm
     return None
+
+
+def event(value: str) -> None:
+    """``hypothesis.event``, ignored outside a test (a pasted counterexample program)."""
+    if currently_in_test_context():
+        _hypothesis_event(value)
+
+
+def target(observation: float, *, label: str) -> None:
+    """``hypothesis.target``, ignored outside a test."""
+    if currently_in_test_context():
+        _hypothesis_target(observation, label=label)
 
 
 def supported_create_options(store_class: type[Any]) -> tuple[str, ...]:
@@ -143,6 +161,7 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.store: Any = None
         self.model = ModelStore(self.dim)
         self.max_content = DEFAULT_MAX_CONTENT
+        self.options: dict[str, Any] = {}
         self.handed_out: list[tuple[Any, Record]] = []
         self.capacity_seen = 0
         self.content_capacity_seen = 0
@@ -152,6 +171,7 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.reopens = 0
         self.bulk_count = 0
         self.touched: set[str] = set()
+        self.freed_sizes: list[int] = []
         self.verify_all = True
         self.window = 0
 
@@ -193,12 +213,32 @@ class StoreMachineBase(RuleBasedStateMachine):
             f"  actual:   no error\n  {compare.replay_hint()}"
         )
 
-    def do_put(self, id: str, embedding: Any, content: Any, confidence: float) -> None:
+    def capacity_error_allowed(self, size: int) -> bool:
+        """A configured limit can explain a CapacityError: every allowed slot is live, or
+        the content needs arena space under a byte limit (holes may not fit it)."""
+        slots = self.options.get("max_slots")
+        arena = self.options.get("max_content_bytes")
+        return bool((slots and len(self.model) >= slots) or (arena and size > 0))
+
+    def do_put(self, id: str, embedding: Any, content: Any, confidence: float) -> bool:
+        """Put into both; False if the store refused it with an allowed CapacityError."""
         value = S.materialize(content)
         size = len(S.expected_content(content))
         before = self.model.get(id)
         self.touched.add(id)
-        result = self.store.put(id, embedding, value, confidence)
+        try:
+            result = self.store.put(id, embedding, value, confidence)
+        except CapacityError as exc:
+            if not self.capacity_error_allowed(size):
+                raise StoreMismatch(
+                    f"put({id!r}, <{size} bytes>) raised CapacityError although no configured "
+                    f"limit ({self.options}) is reached ({len(self.model)} live records)\n"
+                    f"  expected: the put succeeds\n  actual:   {exc}\n  {compare.replay_hint()}"
+                ) from exc
+            event("put: refused with CapacityError (a configured limit)")
+            return False
+        if before is not None:
+            self.freed_sizes = [*self.freed_sizes[-15:], len(before.content)]
         self.model.put(id, embedding, value, confidence)
         self.expect_same(f"put({id!r}, ...) returns None", None, result)
         event(f"put: content {_size_class(size)}")
@@ -216,9 +256,11 @@ class StoreMachineBase(RuleBasedStateMachine):
             event("put: id holds NUL")
         for tag in _describe_embedding(embedding):
             event(f"put: {tag}")
-        emb = S.to_float32(embedding).tobytes()
-        if any(r.embedding.tobytes() == emb for r in self.model.scan() if r.id != id):
-            event("put: duplicate of a live record's embedding")
+        if len(self.model) <= self.full_check_limit:
+            emb = S.to_float32(embedding).tobytes()
+            if any(r.embedding.tobytes() == emb for r in self.model.scan() if r.id != id):
+                event("put: duplicate of a live record's embedding")
+        return True
 
     def do_get(self, id: str, what: str) -> None:
         self.touched.add(id)
@@ -229,6 +271,9 @@ class StoreMachineBase(RuleBasedStateMachine):
             self.handed_out = [*self.handed_out[-3:], (actual, expected)]
 
     def do_remove(self, id: str) -> None:
+        before = self.model.get(id)
+        if before is not None:
+            self.freed_sizes = [*self.freed_sizes[-15:], len(before.content)]
         self.touched.add(id)
         self.expect_same(f"remove({id!r})", self.model.remove(id), self.store.remove(id))
 
@@ -330,10 +375,8 @@ class StoreMachineBase(RuleBasedStateMachine):
         target(self.max_fragmentation, label="fragmentation")
         target(float(self.growths), label="growths")
         if self.store is not None:
-            try:
+            with contextlib.suppress(WarmTierError):
                 self.store.close()
-            except WarmTierError:
-                pass
         self.store = None
         self.handed_out = []
         if issubclass(self.store_class, ModelStore):
@@ -369,6 +412,7 @@ def store_machine(
 
         @initialize(options=options)
         def create(self, options: dict[str, Any]) -> None:
+            self.options = dict(options)
             self.max_content = int(options.get("max_content", DEFAULT_MAX_CONTENT))
             self.model = ModelStore(self.dim, max_content=self.max_content)
             self.store = self.store_class.create(self.path, dim=self.dim, **options)
@@ -436,10 +480,22 @@ def store_machine(
             """Replace with new bytes of the same, a neighbouring, or a far size."""
             old = self.model.get(id)
             old_content = old.content if old is not None else b""
-            blob = S.Blob(S.resized(len(old_content), resize), seed)
+            blob = S.Blob(min(S.resized(len(old_content), resize), self.max_content), seed)
             if blob.materialize() == old_content:
                 blob = S.Blob(blob.size, seed + 1)
             self.do_put(id, embedding, blob, confidence)
+
+        @precondition(lambda self: bool(self.freed_sizes))
+        @rule(target=keys, id=S.ids(), pick=st.integers(0, 15), delta=st.sampled_from([-1, 0, 1]),
+              seed=st.integers(0, 3))
+        def put_next_to_a_freed_size(self, id: str, pick: int, delta: int, seed: int) -> str:
+            """A content one byte under, at, or over the size of one recently removed or
+            replaced: the holes the allocator holds have exactly those sizes."""
+            size = self.freed_sizes[-1 - pick % len(self.freed_sizes)] + delta
+            size = min(max(0, size), self.max_content)
+            self.do_put(id, [0.5] * self.dim, S.Blob(size, seed), 1.0)
+            event(f"put: size next to a freed one ({delta:+d})")
+            return id
 
         @rule(target=keys, id=consumes(removed), embedding=emb, content=con, confidence=conf)
         def put_removed_again(self, id: str, embedding: Any, content: Any,
@@ -456,7 +512,8 @@ def store_machine(
                 rid = f"bulk-{self.bulk_count}"
                 self.bulk_count += 1
                 vec = [1.0] * self.dim if same_embedding else [float(i + 1)] + [0.5] * (self.dim - 1)
-                self.do_put(rid, vec, S.Blob(size + i % 7, seed + i), 1.0)
+                if not self.do_put(rid, vec, S.Blob(size + i % 7, seed + i), 1.0):
+                    break
                 made.append(rid)
             self.verify_all = True
             return multiple(*made)
@@ -545,18 +602,18 @@ def store_machine(
                 else:
                     self.store.remove(bad)
 
-        @rule(id=keys, field=st.sampled_from(["embedding", "content", "confidence"]),
-              bad_embedding=S.bad_embeddings(dim), bad_content=S.bad_contents(),
-              bad_confidence=st.sampled_from(S.BAD_CONFIDENCES))
-        def bad_put_is_refused(self, id: str, field: str, bad_embedding: Any, bad_content: Any,
-                               bad_confidence: Any) -> None:
+        @rule(id=keys, bad=st.one_of(
+            S.bad_embeddings(dim).map(lambda v: ("embedding", v)),
+            S.bad_contents().map(lambda v: ("content", v)),
+            st.sampled_from(S.BAD_CONFIDENCES).map(lambda v: ("confidence", v)),
+        ))
+        def bad_put_is_refused(self, id: str, bad: tuple[str, Any]) -> None:
             """A put of a live id with one bad field: refused, the old record intact."""
+            field, value = bad
             args: dict[str, Any] = {"embedding": [1.0] * self.dim, "content": b"new",
-                                    "confidence": 0.5}
-            args[field] = {"embedding": bad_embedding, "content": bad_content,
-                           "confidence": bad_confidence}[field]
+                                    "confidence": 0.5, field: value}
             self.touched.add(id)
-            with self.rejected(f"put({id!r}, {field}={args[field]!r})"):
+            with self.rejected(f"put({id!r}, {field}={value!r})"):
                 self.store.put(id, args["embedding"], args["content"], args["confidence"])
 
         @precondition(lambda self: self.max_content < DEFAULT_MAX_CONTENT)
@@ -570,19 +627,20 @@ def store_machine(
             with self.rejected(f"put({id!r}, content of max_content + 1 bytes)"):
                 self.store.put(id, [1.0] * self.dim, too_big)
 
-        @rule(what=st.sampled_from(["query", "k", "batch_size"]), bad_query=S.bad_queries(dim),
-              bad_k=st.sampled_from(S.BAD_KS), bad_batch=st.sampled_from(S.BAD_BATCH_SIZES))
-        def bad_read_is_refused(self, what: str, bad_query: Any, bad_k: Any,
-                                bad_batch: Any) -> None:
-            if what == "query":
-                with self.rejected(f"search({bad_query!r})"):
-                    self.store.search(bad_query, 3)
-            elif what == "k":
-                with self.rejected(f"search(k={bad_k!r})"):
-                    self.store.search([1.0] * self.dim, bad_k)
-            else:
-                with self.rejected(f"scan(batch_size={bad_batch!r})"):
-                    list(self.store.scan(bad_batch))
+        @rule(bad=st.one_of(
+            S.bad_queries(dim).map(lambda v: ("query", v)),
+            st.sampled_from(S.BAD_KS).map(lambda v: ("k", v)),
+            st.sampled_from(S.BAD_BATCH_SIZES).map(lambda v: ("batch_size", v)),
+        ))
+        def bad_read_is_refused(self, bad: tuple[str, Any]) -> None:
+            what, value = bad
+            with self.rejected(f"{'scan' if what == 'batch_size' else 'search'}({what}={value!r})"):
+                if what == "query":
+                    self.store.search(value, 3)
+                elif what == "k":
+                    self.store.search([1.0] * self.dim, value)
+                else:
+                    list(self.store.scan(value))
 
     spec = f"{store_class.__module__}:{store_class.__qualname__}"
     Machine.__name__ = name
@@ -597,7 +655,7 @@ def store_machine(
 def _key_digest(machine: type[RuleBasedStateMachine], key: str) -> None:
     """Give each binding its own example-database key (Hypothesis hashes the factory's
     source and signature; every binding shares the source)."""
-    machine.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    machine.__signature__ = inspect.Signature(
         [inspect.Parameter("binding", inspect.Parameter.KEYWORD_ONLY, default=key)]
     )
 
@@ -758,7 +816,8 @@ def run_machine(
     """
     factory: Any = machine
     if reproduce is not None:
-        factory = hypothesis.reproduce_failure(*reproduce)(factory)
+        version, blob = reproduce
+        factory = hypothesis.reproduce_failure(version, blob.encode("ascii"))(factory)
     elif replay is not None and replay.seed is not None:
         factory = hypothesis.seed(replay.seed)(factory)
     compare.set_replay(replay)

@@ -31,11 +31,15 @@ class Unreached(Exception):
 
 
 def workload(prefix: str) -> Iterator[Op]:
-    """Endless (label, call, apply-to-model) operations on ids starting with ``prefix``."""
+    """Endless (label, call, apply-to-model) operations on ids starting with ``prefix``:
+    puts of 0 B to 70 KB and of 1 MiB every 40th (so growth recurs even while other
+    threads keep the arena large), replacements, removes, flushes and compactions."""
     i = 0
     while True:
         i += 1
         size = (i * 997) % 70_000 if i % 7 == 0 else (i * 13) % 400
+        if i % 40 == 0:
+            size = (1 << 20) + i  # a 1 MiB record: the arena must grow again and again
         yield _put(f"{prefix}{i}", i, size)
         if i % 3 == 0:
             yield _put(f"{prefix}{i // 2}", i + 100_000, (i * 31) % 900)

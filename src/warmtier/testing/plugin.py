@@ -1,11 +1,14 @@
 """The pytest plugin every suite shares: which store class is under test, and fixtures.
 
 ``--warmtier-store=package.module:Class`` (or ``WARMTIER_STORE``) selects the class;
-tests marked ``reference_only`` are skipped, with a reason, for any other class.
+tests marked ``reference_only`` are skipped, with a reason, for any other class, and
+tests marked ``persistent`` (they kill processes or cut power under the store's files)
+are skipped for a store that keeps its state in memory (see :func:`is_in_memory`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 from collections.abc import Callable, Iterator
@@ -54,6 +57,18 @@ def is_reference_spec(spec: str) -> bool:
     return spec == REFERENCE_STORE
 
 
+def is_in_memory(store_class: type[Any]) -> bool:
+    """Whether a store class keeps its state in memory only: its ``in_memory`` class
+    attribute when it has one, else True for :class:`warmtier.model.ModelStore` and its
+    subclasses (whose reopen is a process-wide registry, lost with the process)."""
+    flag = getattr(store_class, "in_memory", None)
+    if flag is not None:
+        return bool(flag)
+    from warmtier.model import ModelStore
+
+    return issubclass(store_class, ModelStore)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("warmtier")
     group.addoption(
@@ -82,9 +97,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip = pytest.mark.skip(
         reason=f"inspects the reference store's internals; store under test is {spec}"
     )
+    in_memory: bool | None = None
     for item in items:
         if "reference_only" in item.keywords:
             item.add_marker(skip)
+        elif "persistent" in item.keywords:
+            if in_memory is None:
+                in_memory = is_in_memory(load_store_class(spec))
+            if in_memory:
+                item.add_marker(pytest.mark.skip(
+                    reason=f"needs a store with files; {spec} keeps its state in memory "
+                    "(its reopen is a registry in this process, which a kill loses)"
+                ))
 
 
 @pytest.fixture(scope="session")
@@ -113,7 +137,5 @@ def make_store(store_class: type[Any], tmp_path: Path) -> Iterator[Callable[...,
 
     yield factory
     for store in made:
-        try:
+        with contextlib.suppress(Exception):
             store.close()
-        except Exception:
-            pass

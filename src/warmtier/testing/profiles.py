@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -28,8 +29,8 @@ from hypothesis.database import (
 
 __all__ = [
     "DB_ENV",
-    "PROFILE_ENV",
     "PROFILES",
+    "PROFILE_ENV",
     "SHARED_DB_ENV",
     "active_profile",
     "example_database",
@@ -85,8 +86,8 @@ def register_profiles() -> None:
         # tracer: 90 % of the time to report a failure, for a comment on each line.
         "phases": _FAST_PHASES,
     }
-    settings.register_profile("dev", max_examples=60, stateful_step_count=40, **common)
-    settings.register_profile("ci", max_examples=60, stateful_step_count=40, **common)
+    settings.register_profile("dev", max_examples=150, stateful_step_count=40, **common)
+    settings.register_profile("ci", max_examples=100, stateful_step_count=30, **common)
     settings.register_profile(
         "nightly", max_examples=3000, stateful_step_count=200, **{**common, "phases": tuple(Phase)}
     )
@@ -172,15 +173,7 @@ def machine_runner(request: pytest.FixtureRequest) -> Callable[..., None]:
         profile=_active,
         store_spec=None if is_reference_spec(spec) else spec,
     )
-    raw = config.getoption(REPLAY_OPTION, default=None)
-    reproduce: tuple[str, str] | None = None
-    if raw:
-        version, sep, blob = str(raw).partition(":")
-        if not sep or not blob:
-            raise pytest.UsageError(
-                f"--warmtier-replay={raw!r}: expected VERSION:BLOB, as printed on a 'Replay:' line"
-            )
-        reproduce = (version, blob)
+    reproduce = _replay_arg(config)
 
     def run(machine: type[Any], settings: settings | None = None) -> None:
         __tracebackhide__ = True
@@ -202,3 +195,48 @@ def machine_test(function: F) -> F:
                                HealthCheck.differing_executors]
     )
     return function
+
+
+_BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
+
+
+def _replay_arg(config: pytest.Config) -> tuple[str, str] | None:
+    raw = config.getoption(REPLAY_OPTION, default=None)
+    if not raw:
+        return None
+    version, sep, blob = str(raw).partition(":")
+    if not sep or not blob:
+        raise pytest.UsageError(
+            f"--warmtier-replay={raw!r}: expected VERSION:BLOB, as printed on a 'Replay:' line"
+        )
+    return version, blob
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """With ``--warmtier-replay``, make a plain ``@given`` test run that one example."""
+    reproduce = _replay_arg(item.config)
+    obj = getattr(item, "obj", None)
+    if reproduce and obj is not None and hasattr(obj, "hypothesis"):
+        obj._hypothesis_internal_use_reproduce_failure = reproduce
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Add the one-line replay command to a failing ``@given`` test's report (machine
+    tests carry it in their exception already)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed:
+        return
+    text = report.longreprtext
+    found = _BLOB.findall(text)
+    if not found or "Replay: nox" in text:
+        return
+    from warmtier.testing.compare import ReplayContext
+    from warmtier.testing.plugin import is_reference_spec, store_spec
+
+    spec = store_spec(item.config)
+    context = ReplayContext(item.nodeid, profile=_active,
+                            store_spec=None if is_reference_spec(spec) else spec)
+    report.sections.append(("warmtier replay", f"Replay: {context.blob_command(*found[-1])}"))

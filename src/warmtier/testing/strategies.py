@@ -24,8 +24,8 @@ __all__ = [
     "BAD_CONFIDENCES",
     "BAD_KS",
     "BOUNDARY_SIZES",
-    "RESIZES",
     "EDGE_FLOATS",
+    "RESIZES",
     "Blob",
     "bad_contents",
     "bad_embeddings",
@@ -353,16 +353,30 @@ def confidences() -> st.SearchStrategy[float]:
 
 def create_options(supported: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
     """Keyword options for ``create`` among the ``supported`` names: tiny initial sizes so
-    that growth happens early, and a small ``max_content`` so that its edge is reachable.
+    that growth happens early, a small ``max_content`` so that its edge is reachable, and
+    in about a third of the draws hard limits (``max_slots``, ``max_content_bytes``) so
+    that ``CapacityError`` happens.
 
-    Sample: ``{'initial_capacity': 2, 'initial_content_bytes': 64, 'max_content': 600000}``.
+    Samples: ``{'initial_capacity': 2, 'initial_content_bytes': 64, 'max_content': 600000}``,
+    ``{'initial_capacity': 1, 'initial_content_bytes': 1, 'max_content': 600000,
+    'max_slots': 4, 'max_content_bytes': 16384}``.
     """
-    choices: dict[str, st.SearchStrategy[Any]] = {
+    base: dict[str, st.SearchStrategy[Any]] = {
         "initial_capacity": st.sampled_from([1, 2, 4, 16]),
         "initial_content_bytes": st.sampled_from([1, 64, 4096, 65536]),
         "max_content": st.sampled_from([600_000, 1 << 20]),
     }
-    return st.fixed_dictionaries({k: v for k, v in choices.items() if k in supported})
+    limits: dict[str, st.SearchStrategy[Any]] = {
+        "max_slots": st.sampled_from([2, 4, 16]),
+        "max_content_bytes": st.sampled_from([8192, 16384, 1 << 20]),
+    }
+    plain = st.fixed_dictionaries({k: v for k, v in base.items() if k in supported})
+    limited = st.fixed_dictionaries(
+        {k: v for k, v in {**base, **limits}.items() if k in supported}
+    )
+    if not any(k in supported for k in limits):
+        return plain
+    return st.sampled_from([False, False, True]).flatmap(lambda lim: limited if lim else plain)
 
 
 # -- replacements -----------------------------------------------------------------------

@@ -51,6 +51,7 @@ __all__ = [
     "replay_line",
     "run_matrix",
     "run_one",
+    "stop_all_runs",
     "summarize",
 ]
 
@@ -60,12 +61,22 @@ NOT_RUN = "not-run"  # every test skipped or none collected: the suite cannot ju
 ERROR = "error"  # the run itself broke (bad spec, collection error): no verdict
 TIMEOUT = "timeout"  # the run hung past its limit: a hang, not a failing test
 
+_live: set[subprocess.Popen[str]] = set()  # suite runs in flight, stopped with the runner
+
+
+def stop_all_runs() -> None:
+    """Kill every suite run in flight (each is its own process group)."""
+    for proc in list(_live):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 _STEP = re.compile(r"^(?:E)?\s*(?:[\w, ()]+ = )?state\.(\w+)\((.?)", re.MULTILINE)
 _REPLAY = re.compile(r"^\s*(?:E\s+)?Replay:\s*(.+?)\s*$", re.MULTILINE)
 _REPLAY_LOWER = re.compile(r"^\s*(?:E\s+)?replay:\s*((?:nox|pytest|python)\b.+?)\s*$",
                            re.MULTILINE)
 _REPRODUCE = re.compile(r"@reproduce_failure\(\s*'([^']+)'\s*,\s*(b'[^']*')\s*\)")
-_USAGE = re.compile(r"UsageError|--warmtier-store=.*(cannot import|has no|lacks)")
+_USAGE = re.compile(r"UsageError|--warmtier-store='[^']*': (cannot import|expected|\S+ has no|\S+ lacks)")
 
 
 class MemberLike(Protocol):
@@ -207,6 +218,7 @@ def run_one(
         start = time.monotonic()
         proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        _live.add(proc)
         try:
             stdout, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -217,6 +229,8 @@ def run_one(
             out.wall_seconds = round(time.monotonic() - start, 2)
             out.excerpt = f"no verdict after {timeout:.0f} s (a hang?)\n" + _excerpt(stdout[-3000:])
             return out
+        finally:
+            _live.discard(proc)
         out.wall_seconds = round(time.monotonic() - start, 2)
         out.exitstatus = proc.returncode
         try:
@@ -371,6 +385,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", default="ci",
                         help="Hypothesis profile (ci-noshrink: the ci search without shrinking)")
     args = parser.parse_args(argv)
+    # SIGTERM (timeout, CI cancel) and Ctrl-C stop the suite runs in flight too.
+    def on_term(signum: int, frame: object) -> None:
+        stop_all_runs()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_term)
 
     root = Path(args.root).resolve()
     if str(root) not in sys.path:
@@ -398,10 +418,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[zoo] {o.member:38} {o.suite:12} {o.status}{where} "
               f"({o.wall_seconds:.0f} s wall)", flush=True)
 
-    rows = run_matrix(members, suites, root=root, choose=choose, jobs=args.jobs,
-                      timeout=args.timeout, until_caught=args.until_caught,
-                      include_slow=args.include_slow, profile=args.profile,
-                      progress=progress)
+    try:
+        rows = run_matrix(members, suites, root=root, choose=choose, jobs=args.jobs,
+                          timeout=args.timeout, until_caught=args.until_caught,
+                          include_slow=args.include_slow, profile=args.profile,
+                          progress=progress)
+    except KeyboardInterrupt:
+        stop_all_runs()
+        os._exit(130)
     print()
     print(format_table(rows))
     out = Path(args.json)

@@ -109,6 +109,19 @@ def _kill_later(pid: int, oracle: str, delay: float) -> int:
     return os.waitpid(pid, 0)[1]
 
 
+def _wait(pid: int, limit: float) -> tuple[int, bool]:
+    """The worker's wait status, and whether it had to be killed for running past
+    ``limit`` seconds (a hang: a deadlock in the store, say)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return status, False
+        time.sleep(0.001)
+    os.kill(pid, signal.SIGKILL)  # our own unreaped child: the pid cannot be reused
+    return os.waitpid(pid, 0)[1], True
+
+
 def _serve() -> None:
     """Fork a worker per request line; report its pid, then how it ended. A ``time:MS``
     point is carried out here, from outside the worker, so it can land anywhere."""
@@ -119,17 +132,22 @@ def _serve() -> None:
         if pid == 0:  # the worker
             try:
                 os.setsid()
-                cls = load_store_class(request["spec"])
+                try:
+                    cls = load_store_class(request["spec"])
+                except BaseException:
+                    OracleWriter(request["oracle"]).error(traceback.format_exc())
+                    raise
                 run_workload(cls, request["dir"], request["oracle"], int(request["seed"]),
                              int(request["ops"]), point)
             finally:
                 os._exit(4)
         print(f"pid {pid}", flush=True)
+        hung = False
         if point.kind == "time":
             status = _kill_later(pid, request["oracle"], point.number / 1000)
         else:
-            status = os.waitpid(pid, 0)[1]
-        print(f"exit {pid} {status}", flush=True)
+            status, hung = _wait(pid, float(request.get("limit", 120)))
+        print(f"exit {pid} {status}{' hung' if hung else ''}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:

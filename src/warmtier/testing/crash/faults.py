@@ -64,7 +64,7 @@ def inject_exception(store_class: type[Any], workdir: str, seed: int, point: Kil
     ``InjectedFault``) at ``point`` (an ``fp:NAME:KIND:K`` point) instead of killing.
     ``changes_nothing``: a failed call must leave the state from before it (the
     ``CapacityError`` promise), not merely all or nothing."""
-    assert point.kind == "fp", point
+    assert point.kind in ("fp", "raise", "enospc"), point
     kind = ["open"]
     seen = [0]
     fired: list[int] = []

@@ -148,7 +148,9 @@ class KillHarness:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run_child(self, directory: str, oracle: str, seed: int, point: KillPoint) -> int:
+    def _run_child(self, directory: str, oracle: str, seed: int,
+                   point: KillPoint) -> tuple[int, bool]:
+        """Run one workload in a forked worker; its wait status and whether it hung."""
         server = self._start()
         assert server.stdin is not None and server.stdout is not None
         request = {"dir": directory, "oracle": oracle, "seed": seed, "ops": self.ops,
@@ -160,7 +162,8 @@ class KillHarness:
         if not first.startswith("pid ") or not second.startswith("exit "):
             raise RuntimeError(f"the crash fork server died (said {first!r}, {second!r}); "
                                f"its exit code is {server.poll()}")
-        return int(second.split()[2])
+        words = second.split()
+        return int(words[2]), words[3:] == ["hung"]
 
     # -- one round -------------------------------------------------------------------
 
@@ -170,12 +173,15 @@ class KillHarness:
         where = tempfile.mkdtemp(prefix=f"kill-{seed}-", dir=self.workdir)
         directory, oracle = os.path.join(where, "store"), os.path.join(where, "oracle")
         try:
-            status = self._run_child(directory, oracle, seed, point)
+            status, hung = self._run_child(directory, oracle, seed, point)
             killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
-            self.kills += killed
+            self.kills += killed and not hung
             progress = read_oracle(oracle)
-            result = RoundResult(seed, point, self.store_spec, progress, killed)
-            if progress.error:
+            result = RoundResult(seed, point, self.store_spec, progress, killed and not hung)
+            if hung:
+                result.problems.append("the workload hung (killed after 120 s without "
+                                       "reaching its kill point or its end)")
+            elif progress.error:
                 result.problems.append("the workload raised before any crash:\n"
                                        + progress.error.rstrip())
             elif not killed:

@@ -7,6 +7,8 @@
 ``end``              after the whole workload (a crash with nothing in flight)
 ``pl:N``             power loss at the N-th crash point of an in-process run (see powerloss)
 ``fz:I``             the I-th mutated file set of the fuzz loop of that seed (see fuzz)
+``raise:NAME:KIND:K`` no kill: an exception at that hit, in-process (see faults)
+``enospc:NAME:KIND:K`` no kill: ``OSError(ENOSPC)`` at that hit, in-process
 
 >>> KillPoint.parse("fp:put.before_publish:replace:2")
 KillPoint(kind='fp', name='put.before_publish', op_kind='replace', number=2)
@@ -37,11 +39,11 @@ class KillPoint:
     def parse(cls, text: str) -> KillPoint:
         parts = text.split(":")
         try:
-            if parts[0] == "fp" and len(parts) == 4:
+            if parts[0] in ("fp", "raise", "enospc") and len(parts) == 4:
                 number = int(parts[3])
                 if number < 1:
                     raise ValueError(text)
-                return cls("fp", parts[1], parts[2], number)
+                return cls(parts[0], parts[1], parts[2], number)
             if parts[0] in ("hit", "op", "time", "pl", "fz") and len(parts) == 2:
                 number = int(parts[1])
                 if number < (1 if parts[0] == "hit" else 0):
@@ -52,19 +54,24 @@ class KillPoint:
         except ValueError:
             pass
         raise ValueError(
-            f"kill point {text!r}: expected one of fp:NAME:KIND:K, hit:K, op:I, time:MS, end, pl:N, fz:I"
+            f"kill point {text!r}: expected one of fp:NAME:KIND:K, hit:K, op:I, time:MS, end, pl:N, fz:I, "
+            "raise:NAME:KIND:K, enospc:NAME:KIND:K"
         )
 
     def __str__(self) -> str:
-        if self.kind == "fp":
-            return f"fp:{self.name}:{self.op_kind}:{self.number}"
+        if self.kind in ("fp", "raise", "enospc"):
+            return f"{self.kind}:{self.name}:{self.op_kind}:{self.number}"
         if self.kind == "end":
             return "end"
         return f"{self.kind}:{self.number}"
 
     @property
     def needs_failpoints(self) -> bool:
-        return self.kind in ("fp", "hit")
+        return self.kind in ("fp", "hit", "raise", "enospc")
+
+    def as_kind(self, kind: str) -> KillPoint:
+        """The same failpoint hit with another action (``fp`` kill, ``raise``, ``enospc``)."""
+        return KillPoint(kind, self.name, self.op_kind, self.number)
 
     @property
     def exact(self) -> bool:

@@ -1,7 +1,7 @@
 """The crash suite's pytest options and fixtures: rounds, replay, a scratch directory.
 
 ``--crash-rounds N`` (alias ``--rounds``) sizes the long runs: N random kill rounds,
-N // 25 power-loss workloads, 10 * N file mutations. ``--crash-replay SEED:POINT``
+N // 50 power-loss workloads, 10 * N file mutations. ``--crash-replay SEED:POINT``
 (alias ``--replay``) reruns one failure as printed, and deselects every other crash test.
 """
 

@@ -1,0 +1,43 @@
+# ruff: noqa: F841  (programs are pasted verbatim: unused names, long lines)
+"""Counterexamples the store machine once printed, kept as permanent tests.
+
+Each test is a program pasted verbatim from a failure report (see README.md), named for
+what broke. They pass on a correct store and fail on the store that produced them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from numpy import array, float32, float64  # noqa: F401 - names pasted programs use
+
+from warmtier.testing.strategies import Blob  # noqa: F401
+
+
+def test_same_size_replace_is_read_back_with_its_new_bytes(StoreMachine: Any) -> None:
+    # Found in tests/zoo/replace_same_size_reads_old_extent.py: the new slot kept the
+    # old extent's offset when the size did not change.
+    state = StoreMachine()
+    state.create(options={'initial_capacity': 1, 'initial_content_bytes': 1, 'max_content': 600000})
+    state.agrees_with_model()
+    keys_0 = state.put_new(confidence=1.0, content='0', embedding=[1.0, 1.0, 1.0, 1.0], id='0')
+    state.agrees_with_model()
+    state.replace_resized(confidence=1.0, embedding=[1.0, 1.0, 1.0, 1.0], id=keys_0, resize='same', seed=0)
+    state.agrees_with_model()
+    state.teardown()
+
+
+def test_an_id_made_of_a_nul_survives_an_abandoned_store(StoreMachine: Any) -> None:
+    # Found in tests/zoo/id_trailing_nul_stripped.py: recovery decoded the id field as a
+    # C string, so '\x00' came back as ''.
+    state = StoreMachine()
+    state.create(options={'initial_capacity': 1, 'initial_content_bytes': 1, 'max_content': 600000})
+    state.agrees_with_model()
+    state.content_at_and_over_max(at_limit=True, id='0')
+    state.agrees_with_model()
+    keys_0 = state.put_new(confidence=1.0, content=b'', embedding=[1.0, 1.0, 1.0, 1.0], id='0')
+    state.agrees_with_model()
+    keys_1 = state.put_next_to_a_freed_size(delta=-1, id='\x00', pick=0, seed=0)
+    state.agrees_with_model()
+    state.abandon_and_reopen()
+    state.teardown()
