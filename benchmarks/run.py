@@ -400,7 +400,7 @@ def bar_chart(results: dict[str, Any], peers: list[str], path: Path) -> bool:
     except ImportError:
         return False
     scales = list(results)
-    fig, axes = plt.subplots(len(scales), 1, figsize=(15, 4.3 * len(scales)), squeeze=False)
+    fig, axes = plt.subplots(len(scales), 1, figsize=(15, 4.8 * len(scales)), squeeze=False)
     for ax, scale in zip(axes[:, 0], scales, strict=True):
         by_peer = results[scale]
         ops = [op for op in OPS if any(op in by_peer.get(p, {}) for p in peers)]
@@ -415,7 +415,8 @@ def bar_chart(results: dict[str, Any], peers: list[str], path: Path) -> bool:
         ax.set_ylabel("operations (or items) per second")
         ax.set_title(f"{scale} records, dim {DIM}: higher is better")
         ax.grid(True, axis="y", which="both", alpha=0.3)
-        ax.legend(fontsize=8, ncol=4)
+        ax.legend(fontsize=8, ncol=len(shown), loc="upper center",
+                  bbox_to_anchor=(0.5, -0.1), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from warmtier.testing.compare import nox_to_pytest_argv
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,7 @@ def _failure(output: str) -> str:
     return match.group(1)
 
 
+@pytest.mark.reference_only  # tests our machinery with its own broken model, not the store
 def test_printed_replay_commands_reproduce_the_same_failure(tmp_path: Path) -> None:
     code, first = _pytest(
         [MACHINE_TEST, f"--warmtier-store={BROKEN}", "--hypothesis-profile=ci"],

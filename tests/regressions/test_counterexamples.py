@@ -11,7 +11,7 @@ from typing import Any
 
 from numpy import array, float32, float64  # noqa: F401 - names pasted programs use
 
-from warmtier.testing.strategies import Blob  # noqa: F401
+from warmtier.testing.strategies import Blob, NearFreed, Resize  # noqa: F401
 
 
 def test_same_size_replace_is_read_back_with_its_new_bytes(StoreMachine: Any) -> None:
@@ -22,7 +22,7 @@ def test_same_size_replace_is_read_back_with_its_new_bytes(StoreMachine: Any) ->
     state.agrees_with_model()
     keys_0 = state.put_new(confidence=1.0, content='0', embedding=[1.0, 1.0, 1.0, 1.0], id='0')
     state.agrees_with_model()
-    state.replace_resized(confidence=1.0, embedding=[1.0, 1.0, 1.0, 1.0], id=keys_0, resize='same', seed=0)
+    state.put_existing(confidence=1.0, content=Resize(how='same', seed=0), embedding=[1.0, 1.0, 1.0, 1.0], id=keys_0)
     state.agrees_with_model()
     state.teardown()
 
@@ -33,11 +33,7 @@ def test_an_id_made_of_a_nul_survives_an_abandoned_store(StoreMachine: Any) -> N
     state = StoreMachine()
     state.create(options={'initial_capacity': 1, 'initial_content_bytes': 1, 'max_content': 600000})
     state.agrees_with_model()
-    state.content_at_and_over_max(at_limit=True, id='0')
-    state.agrees_with_model()
-    keys_0 = state.put_new(confidence=1.0, content=b'', embedding=[1.0, 1.0, 1.0, 1.0], id='0')
-    state.agrees_with_model()
-    keys_1 = state.put_next_to_a_freed_size(delta=-1, id='\x00', pick=0, seed=0)
+    keys_0 = state.put_new(confidence=1.0, content=b'', embedding=[1.0, 1.0, 1.0, 1.0], id='\x00')
     state.agrees_with_model()
     state.abandon_and_reopen()
     state.teardown()

@@ -20,7 +20,7 @@ from ._support import rebind
 CATEGORY = "persistence"
 CAUGHT_BY = ("crash",)
 QUICK = ("tests/crash/test_crash_power_loss.py",)
-COPIED_FROM = {"_verify": "387287eab20d"}
+COPIED_FROM = {"_verify": "b8134c51a35b"}
 
 
 def _slot_only_checksum(slot: bytes | memoryview, content: bytes | memoryview) -> int:
@@ -39,7 +39,7 @@ class ChecksumSkipsContentStore(WarmTierStore):
                 lens: npt.NDArray[np.int64], sane: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """Which candidate slots pass their checksum (one crc32 pass per slot and content)."""
         size = self._slot_size
-        slots_mv = memoryview(self._slot_bytes)
+        slots_mv = self._slot_bytes.data
         crc32 = zlib.crc32
         pick = np.flatnonzero(sane)
         starts = (cand[pick] * size).tolist()

@@ -437,13 +437,13 @@ def run_million(
     store.close()
     open_s = []
     phase = progress.phase(f"{n:,}: close + open x{opens}", opens)
-    for _ in range(opens):
+    for attempt in range(opens):
         t0 = time.perf_counter()
         store = open_store(path)
         open_s.append(time.perf_counter() - t0)
         if len(store) != n:
             problems.append(f"len after open(): expected {n}, got {len(store)}")
-        if _ + 1 < opens:
+        if attempt + 1 < opens:
             store.close()
         phase.advance(1)
     count, scan_problems = verify_by_scan(store, w, expected, None,

@@ -176,6 +176,9 @@ def assert_record_matches(actual: Any, expected: Record | None, *, what: str) ->
             f"float32{list(expected.embedding.shape)}",
             f"{emb.dtype}{list(emb.shape)}",
         )
+    if isinstance(actual.embedding, np.ndarray) and actual.embedding.flags.writeable:
+        raise _fail(f"{what}: the returned embedding is writable; a Record is immutable",
+                    "a read-only array", "writeable=True")
     if emb.tobytes() != expected.embedding.tobytes():
         raise _fail(f"{what}: embedding differs (compared bit for bit, so -0.0 != 0.0)",
                     expected.embedding.tolist(), emb.tolist())

@@ -12,6 +12,7 @@ checking every answer against a trivially correct model after every step.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import inspect
 import os
@@ -20,7 +21,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import hypothesis
 import numpy as np
@@ -96,6 +97,21 @@ def target(observation: float, *, label: str) -> None:
     """``hypothesis.target``, ignored outside a test."""
     if currently_in_test_context():
         _hypothesis_target(observation, label=label)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def counted(function: F) -> F:
+    """Record an ``event`` naming the rule each time it runs, so
+    ``--hypothesis-show-statistics`` shows how often every rule ran."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        event(f"rule: {function.__name__}")
+        return function(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def supported_create_options(store_class: type[Any]) -> tuple[str, ...]:
@@ -226,8 +242,19 @@ class StoreMachineBase(RuleBasedStateMachine):
         size = len(S.expected_content(content))
         before = self.model.get(id)
         self.touched.add(id)
+        given = np.array(embedding, copy=True) if isinstance(embedding, np.ndarray) else embedding
+        if size > self.max_content:
+            with self.rejected(f"put({id!r}, content of {size} bytes > max_content)"):
+                self.store.put(id, given, value, confidence)
+            return False
         try:
-            result = self.store.put(id, embedding, value, confidence)
+            result = self.store.put(id, given, value, confidence)
+        except InvalidArgumentError as exc:
+            raise StoreMismatch(
+                f"put({id!r}, <{size} bytes>, confidence={confidence!r}) of a valid record was "
+                f"refused\n  expected: the put succeeds\n  actual:   InvalidArgumentError: {exc}"
+                f"\n  {compare.replay_hint()}"
+            ) from exc
         except CapacityError as exc:
             if not self.capacity_error_allowed(size):
                 raise StoreMismatch(
@@ -237,6 +264,8 @@ class StoreMachineBase(RuleBasedStateMachine):
                 ) from exc
             event("put: refused with CapacityError (a configured limit)")
             return False
+        if isinstance(given, np.ndarray):
+            given.fill(7)  # the caller reuses its buffer: the store must have copied it
         if before is not None:
             self.freed_sizes = [*self.freed_sizes[-15:], len(before.content)]
         self.model.put(id, embedding, value, confidence)
@@ -270,6 +299,25 @@ class StoreMachineBase(RuleBasedStateMachine):
         if actual is not None and expected is not None:
             self.handed_out = [*self.handed_out[-3:], (actual, expected)]
 
+    def resolve(self, id: str, content: Any) -> Any:
+        """A relative content (:class:`strategies.Resize`, :class:`strategies.NearFreed`)
+        as a Blob, from the current record of ``id`` or the recently freed sizes."""
+        if isinstance(content, S.Resize):
+            old = self.model.get(id)
+            old_content = old.content if old is not None else b""
+            size = min(S.resized(len(old_content), content.how), self.max_content)
+            blob = S.Blob(size, content.seed)
+            if blob.materialize() == old_content:
+                blob = S.Blob(size, content.seed + 1)
+            event(f"put: replace resized {content.how}")
+            return blob
+        if isinstance(content, S.NearFreed):
+            freed = self.freed_sizes or [0]
+            size = freed[-1 - content.pick % len(freed)] + content.delta
+            event(f"put: size next to a freed one ({content.delta:+d})")
+            return S.Blob(min(max(0, size), self.max_content), content.seed)
+        return content
+
     def do_remove(self, id: str) -> None:
         before = self.model.get(id)
         if before is not None:
@@ -282,28 +330,37 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.do_get(id, f"get of {what}")
         self.expect_same(f"{id!r} in store ({what})", id in self.model, id in self.store)
 
-    def expect_closed(self, old: Any, probe: str) -> None:
-        """A closed store object refuses ``probe`` with StoreClosedError."""
+    def expect_closed(self, old: Any, first: str) -> None:
+        """A closed store object refuses every call with StoreClosedError (``first`` is
+        tried first, so a counterexample names it)."""
+        one = [1.0] * self.dim
         calls: dict[str, Callable[[], Any]] = {
             "len": lambda: len(old),
+            "in": lambda: "a" in old,
             "get": lambda: old.get("a"),
-            "put": lambda: old.put("a", [1.0] * self.dim, b"x"),
-            "search": lambda: old.search([1.0] * self.dim),
+            "put": lambda: old.put("a", one, b"x"),
+            "remove": lambda: old.remove("a"),
             "ids": lambda: old.ids(),
+            "scan": lambda: list(old.scan()),
+            "search": lambda: old.search(one),
+            "compact": lambda: old.compact(),
+            "flush": lambda: old.flush(),
+            "stats": lambda: old.stats(),
         }
-        try:
-            calls[probe]()
-        except StoreClosedError:
-            return
-        except Exception as exc:
+        for probe in [first, *(name for name in calls if name != first)]:
+            try:
+                calls[probe]()
+            except StoreClosedError:
+                continue
+            except Exception as exc:
+                raise StoreMismatch(
+                    f"{probe} after close()\n  expected: StoreClosedError\n  actual:   "
+                    f"{type(exc).__name__}: {exc}\n  {compare.replay_hint()}"
+                ) from exc
             raise StoreMismatch(
-                f"{probe} after close()\n  expected: StoreClosedError\n  actual:   "
-                f"{type(exc).__name__}: {exc}\n  {compare.replay_hint()}"
-            ) from exc
-        raise StoreMismatch(
-            f"{probe} after close()\n  expected: StoreClosedError\n  actual:   no error\n"
-            f"  {compare.replay_hint()}"
-        )
+                f"{probe} after close()\n  expected: StoreClosedError\n  actual:   no error\n"
+                f"  {compare.replay_hint()}"
+            )
 
     def reopen_store(self) -> None:
         try:
@@ -401,6 +458,7 @@ def store_machine(
     """
     emb = S.embeddings(dim)
     con = S.contents(max_content_size)
+    rel = S.relative_contents()
     conf = S.confidences()
     options = S.create_options(supported_create_options(store_class))
 
@@ -418,7 +476,8 @@ def store_machine(
             self.store = self.store_class.create(self.path, dim=self.dim, **options)
 
         @rule(via=st.sampled_from(["close", "with", "close twice"]),
-              probe=st.sampled_from(["len", "get", "put", "search", "ids"]))
+              probe=st.sampled_from(["len", "in", "get", "put", "remove", "search"]))
+        @counted
         def close_and_reopen(self, via: str, probe: str) -> None:
             old = self.store
             if via == "with":
@@ -435,6 +494,7 @@ def store_machine(
             event(f"reopen: after {via}")
 
         @rule()
+        @counted
         def abandon_and_reopen(self) -> None:
             """Drop the object without close(), then open(): nothing completed is lost."""
             self.store = None
@@ -443,6 +503,7 @@ def store_machine(
             event("reopen: after abandoning the object")
 
         @rule(what=st.sampled_from(["open", "create"]))
+        @counted
         def second_open_or_create_is_refused(self, what: str) -> None:
             """open() of an open store: StoreLockedError; create() over it: InvalidArgumentError.
             Either way the holder is not disturbed (the invariant checks)."""
@@ -463,41 +524,23 @@ def store_machine(
 
         # -- writes ------------------------------------------------------------------
 
-        @rule(target=keys, id=S.ids(), embedding=emb, content=con, confidence=conf)
+        @rule(target=keys, id=S.ids(), embedding=emb, content=st.one_of(con, rel),
+              confidence=conf)
+        @counted
         def put_new(self, id: str, embedding: Any, content: Any, confidence: float) -> str:
             if self.model.get(id) is not None:
                 event("put: a 'new' id that was live (replace)")
-            self.do_put(id, embedding, content, confidence)
+            self.do_put(id, embedding, self.resolve(id, content), confidence)
             return id
 
-        @rule(id=keys, embedding=emb, content=con, confidence=conf)
+        @rule(id=keys, embedding=emb, content=st.one_of(rel, con), confidence=conf)
+        @counted
         def put_existing(self, id: str, embedding: Any, content: Any, confidence: float) -> None:
-            self.do_put(id, embedding, content, confidence)
-
-        @rule(id=keys, embedding=emb, confidence=conf, resize=S.RESIZES, seed=st.integers(0, 3))
-        def replace_resized(self, id: str, embedding: Any, confidence: float, resize: str,
-                            seed: int) -> None:
-            """Replace with new bytes of the same, a neighbouring, or a far size."""
-            old = self.model.get(id)
-            old_content = old.content if old is not None else b""
-            blob = S.Blob(min(S.resized(len(old_content), resize), self.max_content), seed)
-            if blob.materialize() == old_content:
-                blob = S.Blob(blob.size, seed + 1)
-            self.do_put(id, embedding, blob, confidence)
-
-        @precondition(lambda self: bool(self.freed_sizes))
-        @rule(target=keys, id=S.ids(), pick=st.integers(0, 15), delta=st.sampled_from([-1, 0, 1]),
-              seed=st.integers(0, 3))
-        def put_next_to_a_freed_size(self, id: str, pick: int, delta: int, seed: int) -> str:
-            """A content one byte under, at, or over the size of one recently removed or
-            replaced: the holes the allocator holds have exactly those sizes."""
-            size = self.freed_sizes[-1 - pick % len(self.freed_sizes)] + delta
-            size = min(max(0, size), self.max_content)
-            self.do_put(id, [0.5] * self.dim, S.Blob(size, seed), 1.0)
-            event(f"put: size next to a freed one ({delta:+d})")
-            return id
+            """Replace: new bytes of the same, a neighbouring or a far size, or anything."""
+            self.do_put(id, embedding, self.resolve(id, content), confidence)
 
         @rule(target=keys, id=consumes(removed), embedding=emb, content=con, confidence=conf)
+        @counted
         def put_removed_again(self, id: str, embedding: Any, content: Any,
                               confidence: float) -> str:
             self.do_put(id, embedding, content, confidence)
@@ -505,6 +548,7 @@ def store_machine(
 
         @rule(target=keys, count=st.integers(1, 40), size=S.content_sizes(70_000),
               seed=st.integers(0, 3), same_embedding=st.booleans())
+        @counted
         def grow(self, count: int, size: int, seed: int, same_embedding: bool) -> Any:
             """Many puts in a row: past the initial slot and content capacity."""
             made = []
@@ -518,13 +562,33 @@ def store_machine(
             self.verify_all = True
             return multiple(*made)
 
+        @rule(ops=S.churn_ops())
+        @counted
+        def churn(self, ops: list[tuple[str, int, int, int]]) -> None:
+            """Puts, replaces, removes and flushes on a few ids, in one step: the mix most
+            bugs of replacement, reuse and recycling need, whatever rules the swarm picked."""
+            pool = [[1.0] * self.dim, [0.0] * self.dim, [-0.0] * self.dim,
+                    [2.0] + [0.0] * (self.dim - 1)]
+            for op, which, size, seed in ops:
+                rid = S.CHURN_IDS[which]
+                if op == "remove":
+                    self.do_remove(rid)
+                elif op == "flush":
+                    self.store.flush()
+                else:
+                    self.do_put(rid, pool[seed], S.Blob(min(size, self.max_content), seed),
+                                (1.0, 0.5, 0.0, -0.0)[seed])
+            self.verify_all = True
+
         @rule(target=removed, id=consumes(keys))
+        @counted
         def remove(self, id: str) -> str:
             self.do_remove(id)
             return id
 
         @precondition(lambda self: len(self.model) > 1)
         @rule(keep=st.sampled_from(["even", "odd"]))
+        @counted
         def remove_every_other(self, keep: str) -> None:
             """Punch holes all over the arena (fragmentation)."""
             order = sorted(self.model.ids())
@@ -535,27 +599,32 @@ def store_machine(
         # -- reads (the invariant also reads every record after every step) ----------
 
         @rule(id=keys)
+        @counted
         def read_put_id(self, id: str) -> None:
             self.do_read(id, "an id that was put")
 
         @rule(id=removed, remove_again=st.booleans())
+        @counted
         def read_removed_id(self, id: str, remove_again: bool) -> None:
             self.do_read(id, "a removed id")
             if remove_again:
                 self.do_remove(id)
 
         @rule(id=S.ids(), remove=st.booleans())
+        @counted
         def read_fresh_id(self, id: str, remove: bool) -> None:
             self.do_read(id, "a fresh id")
             if remove:
                 self.do_remove(id)
 
         @rule(batch_size=st.sampled_from([1, 2, 3, 7, 1024, None]))
+        @counted
         def scan(self, batch_size: int | None) -> None:
             result = self.store.scan() if batch_size is None else self.store.scan(batch_size)
             compare.assert_scan_matches(result, self.records())
 
         @rule(query=S.queries(dim), k=st.one_of(st.integers(1, 12), st.just(10_000), st.none()))
+        @counted
         def search(self, query: Any, k: int | None) -> None:
             records = list(self.records().values())
             result = self.store.search(query) if k is None else self.store.search(query, k)
@@ -571,6 +640,7 @@ def store_machine(
         # -- maintenance -------------------------------------------------------------
 
         @rule()
+        @counted
         def compact(self) -> None:
             result = self.store.compact()
             self.model.compact()
@@ -579,45 +649,16 @@ def store_machine(
             event("compact: reclaimed space" if result.bytes_reclaimed else "compact: nothing")
 
         @rule()
+        @counted
         def flush(self) -> None:
             self.verify_all = True
             self.expect_same("flush() returns None", None, self.store.flush())
 
         # -- bad input: InvalidArgumentError, and nothing changes ---------------------
 
-        @rule(bad=S.bad_ids(), op=st.sampled_from(["put", "get", "remove", "in"]))
-        def bad_id_is_refused(self, bad: Any, op: str) -> None:
-            if op == "in":
-                try:
-                    answer = bad in self.store
-                except (InvalidArgumentError, TypeError):
-                    return  # an error is fine for `in`; so is False
-                self.expect_same(f"{bad!r} in store (bad id)", False, answer)
-                return
-            with self.rejected(f"{op}({bad!r})"):
-                if op == "put":
-                    self.store.put(bad, [1.0] * self.dim, b"x")
-                elif op == "get":
-                    self.store.get(bad)
-                else:
-                    self.store.remove(bad)
-
-        @rule(id=keys, bad=st.one_of(
-            S.bad_embeddings(dim).map(lambda v: ("embedding", v)),
-            S.bad_contents().map(lambda v: ("content", v)),
-            st.sampled_from(S.BAD_CONFIDENCES).map(lambda v: ("confidence", v)),
-        ))
-        def bad_put_is_refused(self, id: str, bad: tuple[str, Any]) -> None:
-            """A put of a live id with one bad field: refused, the old record intact."""
-            field, value = bad
-            args: dict[str, Any] = {"embedding": [1.0] * self.dim, "content": b"new",
-                                    "confidence": 0.5, field: value}
-            self.touched.add(id)
-            with self.rejected(f"put({id!r}, {field}={value!r})"):
-                self.store.put(id, args["embedding"], args["content"], args["confidence"])
-
         @precondition(lambda self: self.max_content < DEFAULT_MAX_CONTENT)
         @rule(id=S.ids(), at_limit=st.booleans())
+        @counted
         def content_at_and_over_max(self, id: str, at_limit: bool) -> None:
             if at_limit:
                 self.do_put(id, [1.0] * self.dim, S.Blob(self.max_content), 1.0)
@@ -627,20 +668,45 @@ def store_machine(
             with self.rejected(f"put({id!r}, content of max_content + 1 bytes)"):
                 self.store.put(id, [1.0] * self.dim, too_big)
 
-        @rule(bad=st.one_of(
-            S.bad_queries(dim).map(lambda v: ("query", v)),
-            st.sampled_from(S.BAD_KS).map(lambda v: ("k", v)),
-            st.sampled_from(S.BAD_BATCH_SIZES).map(lambda v: ("batch_size", v)),
+        @rule(pick=st.integers(0, 63), bad=st.one_of(
+            st.tuples(st.sampled_from(["put", "get", "remove", "in"]), S.bad_ids()),
+            S.bad_embeddings(dim).map(lambda v: ("put embedding", v)),
+            S.bad_contents().map(lambda v: ("put content", v)),
+            st.sampled_from(S.BAD_CONFIDENCES).map(lambda v: ("put confidence", v)),
+            S.bad_queries(dim).map(lambda v: ("search query", v)),
+            st.sampled_from(S.BAD_KS).map(lambda v: ("search k", v)),
+            st.sampled_from(S.BAD_BATCH_SIZES).map(lambda v: ("scan batch_size", v)),
         ))
-        def bad_read_is_refused(self, bad: tuple[str, Any]) -> None:
+        @counted
+        def bad_input_is_refused(self, pick: int, bad: tuple[str, Any]) -> None:
+            """Every contract rule: InvalidArgumentError, and nothing changes (the invariant
+            compares everything with the untouched model). A bad put field goes with a live
+            id (the ``pick``-th in order, when there is one), whose record must survive."""
             what, value = bad
-            with self.rejected(f"{'scan' if what == 'batch_size' else 'search'}({what}={value!r})"):
-                if what == "query":
-                    self.store.search(value, 3)
-                elif what == "k":
-                    self.store.search([1.0] * self.dim, value)
-                else:
-                    list(self.store.scan(value))
+            live = sorted(self.model.ids())
+            id = live[pick % len(live)] if live else "fresh"
+            self.touched.add(id)
+            one = [1.0] * self.dim
+            if what == "in":
+                try:
+                    answer = value in self.store
+                except (InvalidArgumentError, TypeError):
+                    return  # an error is fine for `in`; so is False
+                self.expect_same(f"{value!r} in store (bad id)", False, answer)
+                return
+            calls: dict[str, Callable[[], Any]] = {
+                "put": lambda: self.store.put(value, one, b"x"),
+                "get": lambda: self.store.get(value),
+                "remove": lambda: self.store.remove(value),
+                "put embedding": lambda: self.store.put(id, value, b"new", 0.5),
+                "put content": lambda: self.store.put(id, one, value, 0.5),
+                "put confidence": lambda: self.store.put(id, one, b"new", value),
+                "search query": lambda: self.store.search(value, 3),
+                "search k": lambda: self.store.search(one, value),
+                "scan batch_size": lambda: list(self.store.scan(value)),
+            }
+            with self.rejected(f"{what} = {value!r}"):
+                calls[what]()
 
     spec = f"{store_class.__module__}:{store_class.__qualname__}"
     Machine.__name__ = name

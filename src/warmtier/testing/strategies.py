@@ -24,13 +24,17 @@ __all__ = [
     "BAD_CONFIDENCES",
     "BAD_KS",
     "BOUNDARY_SIZES",
+    "CHURN_IDS",
     "EDGE_FLOATS",
     "RESIZES",
     "Blob",
+    "NearFreed",
+    "Resize",
     "bad_contents",
     "bad_embeddings",
     "bad_ids",
     "bad_queries",
+    "churn_ops",
     "confidences",
     "content_sizes",
     "contents",
@@ -41,6 +45,7 @@ __all__ = [
     "materialize",
     "max_length_ids",
     "queries",
+    "relative_contents",
     "resized",
     "to_float32",
 ]
@@ -357,14 +362,14 @@ def create_options(supported: Sequence[str]) -> st.SearchStrategy[dict[str, Any]
     in about a third of the draws hard limits (``max_slots``, ``max_content_bytes``) so
     that ``CapacityError`` happens.
 
-    Samples: ``{'initial_capacity': 2, 'initial_content_bytes': 64, 'max_content': 600000}``,
+    Samples: ``{'initial_capacity': 2, 'initial_content_bytes': 64, 'max_content': 70000}``,
     ``{'initial_capacity': 1, 'initial_content_bytes': 1, 'max_content': 600000,
     'max_slots': 4, 'max_content_bytes': 16384}``.
     """
     base: dict[str, st.SearchStrategy[Any]] = {
         "initial_capacity": st.sampled_from([1, 2, 4, 16]),
         "initial_content_bytes": st.sampled_from([1, 64, 4096, 65536]),
-        "max_content": st.sampled_from([600_000, 1 << 20]),
+        "max_content": st.sampled_from([70_000, 600_000]),
     }
     limits: dict[str, st.SearchStrategy[Any]] = {
         "max_slots": st.sampled_from([2, 4, 16]),
@@ -400,3 +405,58 @@ def resized(old: int, how: str) -> int:
     if how.startswith("/"):
         return old // int(how[1:])
     return max(0, old + int(how))
+
+
+@dataclass(frozen=True)
+class Resize:
+    """A replacement content defined by the old one: ``how`` (see :func:`resized`) and a
+    seed for the new bytes, which always differ from the old ones.
+
+    Sample: ``Resize(how='same', seed=0)`` (new bytes, old length).
+    """
+
+    how: str
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class NearFreed:
+    """A content one byte under, at or over (``delta``) the size of one recently freed
+    content (``pick`` counts back from the newest): the sizes of the allocator's holes.
+
+    Sample: ``NearFreed(delta=1, pick=0, seed=2)``.
+    """
+
+    delta: int
+    pick: int = 0
+    seed: int = 0
+
+
+def relative_contents() -> st.SearchStrategy[Resize | NearFreed]:
+    """Contents sized relative to the store's history (resolved by the machine).
+
+    Samples: ``Resize(how='+1', seed=0)``, ``NearFreed(delta=-1, pick=0, seed=0)``.
+    """
+    return st.one_of(
+        st.builds(Resize, RESIZES, st.integers(0, 3)),
+        st.builds(NearFreed, st.sampled_from([-1, 0, 1]), st.integers(0, 15), st.integers(0, 3)),
+    )
+
+
+#: The ids a churn batch works on: few, so that puts, replaces and removes collide, plus
+#: a trailing-NUL id and one of exactly 255 UTF-8 bytes.
+CHURN_IDS: tuple[str, ...] = ("a", "b", "c", "a\x00", "é" * 127 + "z")
+
+
+def churn_ops() -> st.SearchStrategy[list[tuple[str, int, int, int]]]:
+    """A batch of mixed operations on a handful of ids: ``(op, id index, size, seed)``
+    with op one of put, remove, flush. Puts of an id already live are replaces.
+
+    Sample: ``[('put', 0, 3, 0), ('put', 0, 3, 1), ('flush', 0, 0, 0), ('remove', 0, 0, 0)]``.
+    """
+    op = st.sampled_from(["put", "put", "remove", "flush"])
+    return st.lists(
+        st.tuples(op, st.integers(0, len(CHURN_IDS) - 1), content_sizes(70_000),
+                  st.integers(0, 3)),
+        min_size=1, max_size=12,
+    )

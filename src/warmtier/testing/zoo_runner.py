@@ -46,6 +46,7 @@ __all__ = [
     "Outcome",
     "Row",
     "counterexample_steps",
+    "format_markdown",
     "format_table",
     "main",
     "replay_line",
@@ -352,6 +353,21 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(rows: Sequence[Row]) -> str:
+    """The report as a Markdown table (missed bugs first), for docs and pull requests."""
+    order = {MISSED: 0, TIMEOUT: 1, ERROR: 2, NOT_RUN: 3, CAUGHT: 4}
+    rows = sorted(rows, key=lambda r: (order.get(r.status, 5), r.category, r.name))
+    lines = ["| bug | category | result | first failing test | s | steps |",
+             "| --- | --- | --- | --- | ---: | ---: |"]
+    for r in rows:
+        test = f"`{r.first_test.split('::', 1)[-1]}`" if r.first_test else "-"
+        secs = f"{r.seconds:.1f}" if r.seconds is not None else "-"
+        steps = "-" if r.steps is None else str(r.steps)
+        result = r.status if r.status == CAUGHT else f"**{r.status.upper()}**"
+        lines.append(f"| `{r.name}` | {r.category} | {result} | {test} | {secs} | {steps} |")
+    return "\n".join(lines)
+
+
 def _report(rows: Sequence[Row], profile: str) -> dict[str, Any]:
     caught = [r for r in rows if r.status == CAUGHT]
     times = [r.seconds for r in caught if r.seconds is not None]
@@ -382,6 +398,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per run")
     parser.add_argument("--include-slow", action="store_true", help="also run tests marked slow")
+    parser.add_argument("--markdown", default=None, help="also write the table as Markdown")
+    parser.add_argument("--from-json", default=None,
+                        help="print (and --markdown) the table of an earlier report; run nothing")
     parser.add_argument("--profile", default="ci",
                         help="Hypothesis profile (ci-noshrink: the ci search without shrinking)")
     args = parser.parse_args(argv)
@@ -393,6 +412,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
 
     root = Path(args.root).resolve()
+    if args.from_json:
+        data = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        fields = {f for f in Row.__dataclass_fields__ if f != "runs"}
+        old = [Row(**{k: v for k, v in r.items() if k in fields}) for r in data["rows"]]
+        print(format_table(old))
+        if args.markdown:
+            Path(args.markdown).write_text(format_markdown(old) + "\n", encoding="utf-8")
+        return 0 if all(r.status == CAUGHT for r in old) else 1
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     registry = importlib.import_module(args.registry)
@@ -433,6 +460,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         out = root / out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_report(rows, args.profile), indent=1), encoding="utf-8")
+    if args.markdown:
+        Path(args.markdown).write_text(format_markdown(rows) + "\n", encoding="utf-8")
     print(f"\nwrote {out}")
     return 0 if all(r.status == CAUGHT for r in rows) else 1
 
