@@ -409,7 +409,8 @@ def bar_chart(results: dict[str, Any], peers: list[str], path: Path) -> bool:
         x = np.arange(len(ops))
         for j, p in enumerate(shown):
             ys = [_speed(op, by_peer[p].get(op)) or 0.0 for op in ops]
-            ax.bar(x + (j - (len(shown) - 1) / 2) * width, ys, width, label=p)
+            ax.bar(x + (j - (len(shown) - 1) / 2) * width, ys, width, label=p,
+                   color=f"C{peers.index(p) % 10}")  # one colour per peer in every panel
         ax.set_xticks(x, [op + (" (1/s)" if op in TIME_OPS else "") for op in ops])
         ax.set_yscale("log")
         ax.set_ylabel("operations (or items) per second")

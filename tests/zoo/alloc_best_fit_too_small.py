@@ -12,7 +12,7 @@ from warmtier.store import WarmTierStore
 from ._support import allocator_swap
 
 CATEGORY = "allocator"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("regressions", "properties")
 
 
 class _TooSmallFit(ExtentAllocator):

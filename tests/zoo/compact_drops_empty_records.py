@@ -12,7 +12,7 @@ from warmtier.mapped import MappedFile
 from warmtier.store import WarmTierStore
 
 CATEGORY = "compaction"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("regressions", "properties")
 
 
 class CompactDropsEmptyRecordsStore(WarmTierStore):

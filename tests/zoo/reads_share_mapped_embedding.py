@@ -9,7 +9,7 @@ from warmtier.records import Record
 from warmtier.store import WarmTierStore, _make_record
 
 CATEGORY = "reads"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("regressions", "properties")
 COPIED_FROM = {"_read": "6a9c7c4813f8"}
 
 

@@ -12,7 +12,7 @@ from warmtier.store import _SAFE_NORM, WarmTierStore
 from warmtier.validation import validate_k, validate_query
 
 CATEGORY = "search"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("regressions", "properties")
 COPIED_FROM = {"search": "f9be4459eace"}
 
 

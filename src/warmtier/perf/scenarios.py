@@ -283,23 +283,26 @@ def run_roundtrip(
     get_lat = Latencies()
     phase = progress.phase(f"roundtrip {n:,}: get", n)
     problems: list[str] = []
+    read: list[tuple[int, Any]] = []
     for lo in range(0, n, batch):
         idx = order[lo : lo + batch]
         got = timed_gets(store, [w.id(i) for i in idx], get_lat)
-        for i, rec in zip(idx, got, strict=True):
-            if len(problems) >= MAX_PROBLEMS:
-                break
-            id = w.id(i)
-            if not same_record(rec, id, w.embedding(i), w.content(i), w.confidence(i)):
-                problems.append(f"get({id!r}) after put: expected the workload's record "
-                                f"({w.sizes[i]} B content); got {describe_record(rec)}")
-            if model is not None:
-                want = model.get(id)
-                assert want is not None
-                if not same_record(rec, want.id, want.embedding, want.content, want.confidence):
-                    problems.append(f"get({id!r}): store and model differ: store "
-                                    f"{describe_record(rec)}, model {describe_record(want)}")
+        read += zip(idx, got, strict=True)
         phase.advance(len(idx))
+    read.sort(key=lambda pair: pair[0])  # index order: each embedding chunk made once
+    for i, rec in read:
+        if len(problems) >= MAX_PROBLEMS:
+            break
+        id = w.id(i)
+        if not same_record(rec, id, w.embedding(i), w.content(i), w.confidence(i)):
+            problems.append(f"get({id!r}) after put: expected the workload's record "
+                            f"({w.sizes[i]} B content); got {describe_record(rec)}")
+        if model is not None:
+            want = model.get(id)
+            assert want is not None
+            if not same_record(rec, want.id, want.embedding, want.content, want.confidence):
+                problems.append(f"get({id!r}): store and model differ: store "
+                                f"{describe_record(rec)}, model {describe_record(want)}")
     if len(store) != n:
         problems.append(f"len(store): expected {n}, got {len(store)}")
     if model is not None and sorted(store.ids()) != sorted(model.ids()):
@@ -358,7 +361,7 @@ def run_latency(
     picks = [rng.randrange(n) for _ in range(gets)]
     get_lat = Latencies()
     got = timed_gets(store, [w.id(i) for i in picks], get_lat)
-    for i, rec in zip(picks, got, strict=True):
+    for i, rec in sorted(zip(picks, got, strict=True), key=lambda pair: pair[0]):
         if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
             problems.append(f"get({w.id(i)!r}): expected the workload's record; got "
                             f"{describe_record(rec)}")
@@ -687,7 +690,7 @@ def run_cliff(
         picks = [rng.randrange(n) for _ in range(gets)]
         get_lat = Latencies()
         got = timed_gets(store, [w.id(i) for i in picks], get_lat)
-        for i, rec in zip(picks, got, strict=True):
+        for i, rec in sorted(zip(picks, got, strict=True), key=lambda pair: pair[0]):
             if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
                 problems.append(f"at {n:,}: get({w.id(i)!r}) = {describe_record(rec)}")
                 break

@@ -15,6 +15,7 @@ import contextlib
 import functools
 import gc
 import inspect
+import itertools
 import os
 import re
 import shutil
@@ -188,6 +189,7 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.bulk_count = 0
         self.touched: set[str] = set()
         self.freed_sizes: list[int] = []
+        self.history: dict[str, list[Record]] = {}
         self.verify_all = True
         self.window = 0
 
@@ -269,6 +271,9 @@ class StoreMachineBase(RuleBasedStateMachine):
         if before is not None:
             self.freed_sizes = [*self.freed_sizes[-15:], len(before.content)]
         self.model.put(id, embedding, value, confidence)
+        put_now = self.model.get(id)
+        assert put_now is not None
+        self.history.setdefault(id, []).append(put_now)
         self.expect_same(f"put({id!r}, ...) returns None", None, result)
         event(f"put: content {_size_class(size)}")
         if isinstance(value, str):
@@ -317,6 +322,20 @@ class StoreMachineBase(RuleBasedStateMachine):
             event(f"put: size next to a freed one ({content.delta:+d})")
             return S.Blob(min(max(0, size), self.max_content), content.seed)
         return content
+
+    def expect_put_once(self, rec: Any, what: str) -> None:
+        """``rec`` equals some value put for its id, at some time (never torn or mixed)."""
+        candidates = self.history.get(rec.id, [])
+        for candidate in reversed(candidates):
+            try:
+                compare.assert_record_matches(rec, candidate, what=what)
+            except StoreMismatch:
+                continue
+            return
+        raise StoreMismatch(
+            f"{what}: yielded a record that was never put\n  expected: one of "
+            f"{candidates!r}\n  actual:   {rec!r}\n  {compare.replay_hint()}"
+        )
 
     def do_remove(self, id: str) -> None:
         before = self.model.get(id)
@@ -622,6 +641,42 @@ def store_machine(
         def scan(self, batch_size: int | None) -> None:
             result = self.store.scan() if batch_size is None else self.store.scan(batch_size)
             compare.assert_scan_matches(result, self.records())
+
+        @precondition(lambda self: len(self.model) > 0)
+        @rule(batch_size=st.sampled_from([1, 2, 3]), after=st.integers(0, 4),
+              what=st.sampled_from(["remove", "replace", "put new"]), pick=st.integers(0, 63))
+        @counted
+        def scan_while_mutating(self, batch_size: int, after: int, what: str, pick: int) -> None:
+            """Weak consistency: a mutation between two records of a scan. Records live
+            throughout come exactly once; none twice; each equals a value once put."""
+            before = self.records()
+            live = sorted(before)
+            victim = live[pick % len(live)]
+            iterator = iter(self.store.scan(batch_size))
+            got = list(itertools.islice(iterator, after))
+            if what == "remove":
+                self.do_remove(victim)
+            elif what == "replace":
+                self.do_put(victim, [0.25] * self.dim, S.Blob(pick, 1), 0.5)
+            else:
+                self.do_put(f"mid-scan-{self.bulk_count}", [0.5] * self.dim, S.Blob(pick), 1.0)
+                self.bulk_count += 1
+            got.extend(iterator)
+            seen: set[str] = set()
+            for rec in got:
+                rid = getattr(rec, "id", None)
+                if not isinstance(rid, str) or rid in seen:
+                    raise StoreMismatch(f"scan() with a {what} in the middle yielded {rid!r} "
+                                        f"twice or without a str id\n  {compare.replay_hint()}")
+                seen.add(rid)
+                self.expect_put_once(rec, f"scan() with a {what} of {victim!r} in the middle")
+            steady = set(before) - ({victim} if what == "remove" else set())
+            if not steady <= seen:
+                raise StoreMismatch(
+                    f"scan() with a {what} of {victim!r} in the middle missed records live "
+                    f"throughout\n  expected: {sorted(steady)}\n  actual:   {sorted(seen)}\n"
+                    f"  {compare.replay_hint()}"
+                )
 
         @rule(query=S.queries(dim), k=st.one_of(st.integers(1, 12), st.just(10_000), st.none()))
         @counted

@@ -314,8 +314,8 @@ def content_sizes(max_size: int = 512 * 1024) -> st.SearchStrategy[int]:
 
 
 def contents(max_size: int = 512 * 1024) -> st.SearchStrategy[bytes | str | Blob]:
-    """Valid contents: literal bytes up to 64 bytes, str (stored as UTF-8), or a
-    :class:`Blob` of any size in the :func:`content_sizes` mix.
+    """Valid contents: empty (as bytes or str), literal bytes up to 64 bytes, str (stored
+    as UTF-8), or a :class:`Blob` of any size in the :func:`content_sizes` mix.
 
     Samples: ``b''``, ``b'\\x00'``, ``'héllo'``, ``Blob(size=4097, seed=3)``,
     ``Blob(size=300000, seed=0)``.
@@ -323,7 +323,7 @@ def contents(max_size: int = 512 * 1024) -> st.SearchStrategy[bytes | str | Blob
     literal = st.binary(max_size=64)
     text = st.text(max_size=16)
     blob = st.builds(Blob, content_sizes(max_size), st.integers(0, 3))
-    return st.one_of(literal, text, blob)
+    return st.one_of(st.sampled_from([b"", ""]), literal, text, blob)
 
 
 def bad_contents() -> st.SearchStrategy[Any]:
@@ -456,7 +456,7 @@ def churn_ops() -> st.SearchStrategy[list[tuple[str, int, int, int]]]:
     """
     op = st.sampled_from(["put", "put", "remove", "flush"])
     return st.lists(
-        st.tuples(op, st.integers(0, len(CHURN_IDS) - 1), content_sizes(70_000),
-                  st.integers(0, 3)),
+        st.tuples(op, st.integers(0, len(CHURN_IDS) - 1),
+                  st.one_of(st.just(0), content_sizes(70_000)), st.integers(0, 3)),
         min_size=1, max_size=12,
     )
