@@ -66,6 +66,20 @@ def slot_dtype(dim: int) -> np.dtype[np.void]:
     )
 
 
+def fixed_dtype() -> np.dtype[np.void]:
+    """The slot's fields before the embedding, packed (for reading every slot at once)."""
+    return np.dtype(
+        {
+            "names": ["crc", "id_len", "flags", "seq", "off", "length", "confidence",
+                      "norm", "id"],
+            "formats": ["<u4", "<u2", "<u2", "<u8", "<u8", "<u8", "<f4", "<f8",
+                        ("u1", (ID_FIELD,))],
+            "offsets": [0, 4, 6, 8, 16, 24, 32, 40, 48],
+            "itemsize": SLOT_FIXED,
+        }
+    )
+
+
 def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview) -> int:
     """crc32 of a slot (every byte after its crc field, the id_len and flags included) and
     of its content."""

@@ -38,6 +38,7 @@ from warmtier.format import (
     SLOT_FIXED,
     Header,
     content_name,
+    fixed_dtype,
     fsync_dir,
     read_current,
     slot_checksum,
@@ -319,16 +320,22 @@ class WarmTierStore:
     def _rebuild(self) -> None:
         """Rebuild the index, the free lists and the allocator from the files alone."""
         header = self._header
-        slots = self._slots
         arena_size = self._content_file.size
-        seqs = self._seqs.copy()
+        # One sequential pass copies every slot's fixed fields (not the embeddings): far
+        # cheaper than a strided gather per field over the whole mapping.
+        cap, size = self._capacity, self._slot_size
+        table = np.ascontiguousarray(
+            self._slot_bytes[: cap * size].reshape(cap, size)[:, :SLOT_FIXED]
+        ).view(fixed_dtype()).reshape(cap)
+        seqs = table["seq"]
         cand = np.flatnonzero(seqs != 0)
-        offs = slots["off"][cand].astype(np.int64)
-        lens = slots["length"][cand].astype(np.int64)
-        id_lens = slots["id_len"][cand].astype(np.int64)
+        head = table[cand]
+        offs = head["off"].astype(np.int64)
+        lens = head["length"].astype(np.int64)
+        id_lens = head["id_len"].astype(np.int64)
         sane = (
-            (slots["off"][cand] <= arena_size)
-            & (slots["length"][cand] <= min(arena_size, header.max_content))
+            (head["off"] <= arena_size)
+            & (head["length"] <= min(arena_size, header.max_content))
             & (offs + lens <= arena_size)
             & (id_lens >= 1) & (id_lens <= ID_FIELD - 1)
         )
@@ -344,10 +351,10 @@ class WarmTierStore:
                  for i in corrupt[:50]],
             )
         torn = bad  # written after the last durability point and never completed
-        cand = cand[good]
+        cand, head = cand[good], head[good]
         offs, lens, id_lens = offs[good], lens[good], id_lens[good]
-        confs = slots["confidence"][cand].astype(np.float64)
-        norms = slots["norm"][cand].astype(np.float64)
+        confs = head["confidence"].astype(np.float64)
+        norms = head["norm"].astype(np.float64)
         if len(cand):
             bad_conf = ~((confs >= 0.0) & (confs <= 1.0))
             bad_norm = ~(np.isfinite(norms) & (norms >= 0.0))
@@ -358,7 +365,7 @@ class WarmTierStore:
         order = np.argsort(seqs[cand], kind="stable")
         cand, offs, lens, id_lens = cand[order], offs[order], lens[order], id_lens[order]
         confs, norms = confs[order], norms[order]
-        blob = slots["id"][cand].tobytes()
+        blob = head["id"][order].tobytes()
         try:
             names = [blob[k : k + n].decode("utf-8") for k, n in
                      zip(range(0, len(blob), ID_FIELD), id_lens.tolist(), strict=True)]
