@@ -126,6 +126,7 @@ def _fill(path: str) -> int:
     return written
 
 
+@pytest.mark.persistent
 def test_a_full_file_system_raises_capacity_error_and_writes_resume_after_space_is_freed(
         small_disk: str, store_class: type[Any]) -> None:
     path = os.path.join(small_disk, "store")

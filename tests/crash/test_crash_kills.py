@@ -86,6 +86,7 @@ def _random_rounds(store_class: type[Any], crash_workdir: str, base_seed: int,
     return [(int(rng.integers(1 << 31)), p) for p in points]
 
 
+@pytest.mark.persistent
 def test_kills_at_random_points_recover_a_promised_state(
         harness: KillHarness, store_class: type[Any], crash_workdir: str,
         record: Callable[[str, float], None]) -> None:
@@ -96,6 +97,7 @@ def test_kills_at_random_points_recover_a_promised_state(
         pytest.fail(summary, pytrace=False)
 
 
+@pytest.mark.persistent
 @pytest.mark.slow
 def test_thousands_of_kills_at_random_points_recover_a_promised_state(
         harness: KillHarness, store_class: type[Any], crash_workdir: str, crash_rounds: int,

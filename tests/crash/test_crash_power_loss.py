@@ -42,6 +42,7 @@ def _assert_clean(result: PowerLossResult) -> None:
                     pytrace=False)
 
 
+@pytest.mark.persistent
 @pytest.mark.parametrize("seed", QUICK_SEEDS)
 def test_power_cut_images_at_every_crash_point_keep_the_power_loss_promise(
         seed: int, store_class: type[Any], store_spec: str, crash_workdir: str,
@@ -49,6 +50,7 @@ def test_power_cut_images_at_every_crash_point_keep_the_power_loss_promise(
     _assert_clean(_run(store_class, store_spec, crash_workdir, seed, record, ops=40))
 
 
+@pytest.mark.persistent
 @pytest.mark.slow
 def test_power_cut_images_of_many_workloads_keep_the_power_loss_promise(
         store_class: type[Any], store_spec: str, crash_workdir: str, crash_rounds: int,

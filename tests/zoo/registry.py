@@ -51,6 +51,13 @@ _QUICK = {
     "crash_retire_old_version_before_durable": ("tests/crash/test_crash_power_loss.py",),
     "crash_content_copied_after_put_returns": ("tests/crash/test_crash_kills.py",),
     "race_lock_leak_on_exception": ("tests/concurrency/test_panic_injection.py",),
+    # Barrier runs catch this one only now and then; PCT schedules catch it within a few
+    # dozen seeds (seen: 7 to 124 of 150), so the gate gives the scheduler 300.
+    "race_len_counter_nonatomic": (
+        "tests/concurrency/test_controlled_schedules.py::"
+        "test_race_probe_is_correct_under_seeded_schedules",
+        "--warmtier-schedule-runs=300",
+    ),
 }
 
 _PREFIX_CATEGORY = {

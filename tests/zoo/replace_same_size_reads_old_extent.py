@@ -11,7 +11,7 @@ from typing import Any
 from warmtier.store import WarmTierStore
 
 CATEGORY = "replace"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("regressions", "properties")
 
 
 class SameSizeReadsOldExtentStore(WarmTierStore):
