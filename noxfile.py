@@ -68,8 +68,9 @@ def _is_test_target(arg: str) -> bool:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff and mypy (strict) over src/."""
-    install(session, "lint", "test")
+    """ruff over src/, tests/ and noxfile.py; mypy (strict) over src/ (with the optional
+    libraries the perf modules import, so their types are checked too)."""
+    install(session, "lint", "test", "scale")
     session.run("ruff", "check", "src", "tests", "noxfile.py")
     session.run("mypy", "src/warmtier")
 

@@ -60,6 +60,7 @@ from warmtier.validation import (
 
 __all__ = ["WarmTierStore"]
 
+_F32 = np.dtype("<f4")
 _FIXED = struct.Struct("<IHHQQQfxxxxd")  # crc id_len flags seq off length confidence norm
 _PAGE = 4096
 # Norms outside this range are scored in float64 (float32 would overflow or underflow).
@@ -485,11 +486,12 @@ class WarmTierStore:
             return self._read(i, id)
 
     def _read(self, i: int, id: str) -> Record:
-        emb = self._embeddings[i].copy()
-        emb.flags.writeable = False
-        off = int(self._offsets[i])
-        content = self._arena[off : off + int(self._lengths[i])].tobytes()
-        return _make_record(id, emb, content, float(self._confidences[i]))
+        start = i * self._slot_size + SLOT_FIXED
+        # frombuffer over a private bytes copy: read-only, and owned by the record
+        emb = np.frombuffer(self._slots_mv[start : start + 4 * self._dim].tobytes(), _F32)
+        off = self._offsets.item(i)
+        content = self._arena_mv[off : off + self._lengths.item(i)].tobytes()
+        return _make_record(id, emb, content, self._confidences.item(i))
 
     def scan(self, batch_size: int = 1024) -> Iterator[Record]:
         """Every live record, weakly consistent: ids live at the start are read in batches,
