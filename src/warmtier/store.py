@@ -500,9 +500,8 @@ class WarmTierStore:
             raise InvalidArgumentError(f"batch_size must be a positive int; got {batch_size!r}")
         with self._lock:
             self._ensure_open()
-            snapshot = sorted(self._index.items(), key=lambda item: item[1])
-        names = [name for name, _ in snapshot]
-        del snapshot
+            slot_ids = self._slot_ids
+            names = [str(slot_ids[i]) for i in np.flatnonzero(self._live).tolist()]  # slot order
         return self._scan_batches(names, batch_size)
 
     def _scan_batches(self, names: list[str], batch_size: int) -> Iterator[Record]:

@@ -15,7 +15,7 @@ from warmtier.store import WarmTierStore, _make_record
 
 CATEGORY = "scan"
 CAUGHT_BY = ("concurrency", "properties")
-COPIED_FROM = {"scan": "4256e8c7c3db", "_scan_batches": "d503d7a0f41c"}
+COPIED_FROM = {"scan": "0b044f2d7458", "_scan_batches": "d503d7a0f41c"}
 
 
 class ScanYieldsRemovedStore(WarmTierStore):
@@ -26,7 +26,8 @@ class ScanYieldsRemovedStore(WarmTierStore):
             raise InvalidArgumentError(f"batch_size must be a positive int; got {batch_size!r}")
         with self._lock:
             self._ensure_open()
-            snapshot = sorted(self._index.items(), key=lambda item: item[1])
+            slot_ids = self._slot_ids
+            snapshot = [(str(slot_ids[i]), i) for i in np.flatnonzero(self._live).tolist()]
         return self._scan_snapshot(snapshot, batch_size)
 
     def _scan_snapshot(self, snapshot: list[tuple[str, int]],
