@@ -51,6 +51,8 @@ def test_sigkilled_writer_reopens_with_every_completed_put(tmp_path: Path, delay
         for i in range(last + 1):
             removed = i % 5 == 2 and i + 2 <= last
             rec = s.get(f"k{i}")
+            if i % 5 == 2 and i + 2 == last + 1 and rec is None:
+                continue  # removed by the step in flight (its put and remove, then its ack)
             if removed:
                 assert rec is None, f"k{i} was removed (ack {i + 2}) but came back; kill after ack {last}"
             else:
