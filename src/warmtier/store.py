@@ -267,7 +267,6 @@ class WarmTierStore:
         self._pending_bytes = 0
         self._live_bytes = 0
         self._next_seq = 1
-        self._dirty = False
 
     def _init_empty(self, directory: str, header: Header, slots: MappedFile,
                     content: MappedFile, lock_fd: int) -> None:
@@ -598,7 +597,6 @@ class WarmTierStore:
             self._norms[slot] = norm
             self._confidences[slot] = conf
             self._live_bytes += len(data)
-            self._dirty = True
             failpoint("put.after_publish")
 
     def _write_and_publish(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes,
@@ -653,7 +651,6 @@ class WarmTierStore:
             del self._index[id]
             self._release_live(slot)
             self._pending_slots.append(slot)
-            self._dirty = True
             failpoint("remove.after_unpublish")
             return True
 
@@ -769,7 +766,6 @@ class WarmTierStore:
             self._alloc.free(off, n)
         self._pending_extents.clear()
         self._pending_bytes = 0
-        self._dirty = False
 
     # -- compaction ------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from warmtier.validation import (
 
 CATEGORY = "growth"
 CAUGHT_BY = ("crash", "properties")
-COPIED_FROM = {"put": "bbaf462a7a01"}
+COPIED_FROM = {"put": "c6a8d0a801b2"}
 
 
 class CapacityErrorLeaksSlotStore(WarmTierStore):
@@ -58,5 +58,4 @@ class CapacityErrorLeaksSlotStore(WarmTierStore):
             self._norms[slot] = norm
             self._confidences[slot] = conf
             self._live_bytes += len(data)
-            self._dirty = True
             failpoint("put.after_publish")

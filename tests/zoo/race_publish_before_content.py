@@ -94,5 +94,4 @@ class PublishBeforeContentStore(WarmTierStore):
             if old is not None:
                 self._retire_replaced(old, id)
             self._live_bytes += len(data)
-            self._dirty = True
             failpoint("put.after_publish")

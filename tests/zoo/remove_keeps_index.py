@@ -12,7 +12,7 @@ from warmtier.validation import validate_id
 
 CATEGORY = "remove"
 CAUGHT_BY = ("properties",)
-COPIED_FROM = {"remove": "017b773dafe8"}
+COPIED_FROM = {"remove": "26411c9c7c58"}
 
 
 class KeepsIndexStore(WarmTierStore):
@@ -34,6 +34,5 @@ class KeepsIndexStore(WarmTierStore):
             # BUG: ``del self._index[id]`` is missing.
             self._release_live(slot)
             self._pending_slots.append(slot)
-            self._dirty = True
             failpoint("remove.after_unpublish")
             return True
