@@ -20,6 +20,7 @@ __all__ = [
     "CURRENT_NAME",
     "FORMAT_VERSION",
     "HEADER_SIZE",
+    "ID_OFFSET",
     "LOCK_NAME",
     "MAGIC",
     "SLOT_FIXED",
@@ -47,7 +48,8 @@ _HEADER_CRC = struct.Struct("<I")
 
 # Slot layout: crc u4, id_len u2, flags u2, seq u8 (the publish), off u8, length u8,
 # confidence f4, pad, norm f8, id[256], then the float32 embedding; padded to 8 bytes.
-SLOT_FIXED = 48 + ID_FIELD
+ID_OFFSET = 48
+SLOT_FIXED = ID_OFFSET + ID_FIELD
 
 
 def slot_dtype(dim: int) -> np.dtype[np.void]:
@@ -67,15 +69,13 @@ def slot_dtype(dim: int) -> np.dtype[np.void]:
 
 
 def fixed_dtype() -> np.dtype[np.void]:
-    """The slot's fields before the embedding, packed (for reading every slot at once)."""
+    """The slot's fields before the id, packed (for reading every slot at once)."""
     return np.dtype(
         {
-            "names": ["crc", "id_len", "flags", "seq", "off", "length", "confidence",
-                      "norm", "id"],
-            "formats": ["<u4", "<u2", "<u2", "<u8", "<u8", "<u8", "<f4", "<f8",
-                        ("u1", (ID_FIELD,))],
-            "offsets": [0, 4, 6, 8, 16, 24, 32, 40, 48],
-            "itemsize": SLOT_FIXED,
+            "names": ["crc", "id_len", "flags", "seq", "off", "length", "confidence", "norm"],
+            "formats": ["<u4", "<u2", "<u2", "<u8", "<u8", "<u8", "<f4", "<f8"],
+            "offsets": [0, 4, 6, 8, 16, 24, 32, 40],
+            "itemsize": ID_OFFSET,
         }
     )
 

@@ -118,6 +118,41 @@ def test_corrupt_files_give_corruption_error_never_a_traceback(tmp_path: Path, n
     assert not any(n.startswith("CURRENT.tmp") for n in os.listdir(path))
 
 
+@pytest.mark.parametrize("name", sorted(CORRUPTIONS))
+def test_recent_verification_finds_damage_at_open_or_in_check_never_a_traceback(
+    tmp_path: Path, name: str
+) -> None:
+    """``verify="recent"`` trusts slots older than the last flush, so damage only their
+    checksum reveals passes open; ``check()`` must still find it."""
+    path = tmp_path / "s"
+    populated(path)
+    CORRUPTIONS[name](path)
+    try:
+        store = WarmTierStore.open(path, verify="recent")
+    except CorruptionError:
+        return
+    with store, pytest.raises(CorruptionError, match="checksum"):
+        store.check()
+
+
+def test_recent_verification_reads_an_undamaged_store_exactly(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    expected = populated(path)
+    with WarmTierStore.open(path, verify="recent") as s:
+        s.check()
+        got = {rid: s.get(rid).content for rid in s.ids()}  # type: ignore[union-attr]
+    assert got == expected
+
+
+def test_an_unknown_verify_mode_is_refused_and_leaves_the_store_openable(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    populated(path, n=3)
+    with pytest.raises(ValueError, match="verify"):
+        WarmTierStore.open(path, verify="some")  # type: ignore[arg-type]
+    with WarmTierStore.open(path) as s:
+        assert len(s) == 3
+
+
 def test_a_directory_with_no_store_is_corruption(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
     with pytest.raises(CorruptionError):
@@ -142,7 +177,8 @@ def test_an_unpublished_slot_is_ignored_on_open(tmp_path: Path) -> None:
         s.check()
 
 
-def test_a_torn_slot_written_after_the_last_flush_is_dropped(tmp_path: Path) -> None:
+@pytest.mark.parametrize("verify", ["all", "recent"])
+def test_a_torn_slot_written_after_the_last_flush_is_dropped(tmp_path: Path, verify: str) -> None:
     path = tmp_path / "s"
     s = WarmTierStore.create(path, dim=4)
     s.put("durable", [1, 0, 0, 0], b"flushed")
@@ -151,7 +187,7 @@ def test_a_torn_slot_written_after_the_last_flush_is_dropped(tmp_path: Path) -> 
     del s  # abandon: nothing flushed since
     size = slot_dtype(4).itemsize
     _flip(_slots(path), HEADER_SIZE + size + 200)  # the second slot's embedding
-    with WarmTierStore.open(path) as s:
+    with WarmTierStore.open(path, verify=verify) as s:  # type: ignore[arg-type]
         assert s.ids() == ["durable"]
         s.check()
 

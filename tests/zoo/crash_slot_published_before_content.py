@@ -8,16 +8,13 @@ as failed while the disk holds it, and ``check()`` finds a free slot still publi
 
 from __future__ import annotations
 
-import struct
-
 from warmtier.failpoints import failpoint
-from warmtier.format import SLOT_FIXED, slot_checksum
 from warmtier.records import Embedding
-from warmtier.store import _FIXED, WarmTierStore
+from warmtier.store import WarmTierStore
 
 CATEGORY = "crash"
 CAUGHT_BY = ("crash", "concurrency")
-COPIED_FROM = {"_write_and_publish": "48690edb5209"}
+COPIED_FROM = {"_write_and_publish": "7e290770dae6"}
 
 
 class SlotPublishedBeforeContentStore(WarmTierStore):
@@ -28,14 +25,7 @@ class SlotPublishedBeforeContentStore(WarmTierStore):
         failpoint("put.after_alloc")
         seq = self._next_seq
         self._next_seq += 1
-        buf = bytearray(self._slot_size)
-        _FIXED.pack_into(buf, 0, 0, len(raw_id), 0, seq, off, len(data), conf, norm)
-        buf[48 : 48 + len(raw_id)] = raw_id
-        buf[SLOT_FIXED : SLOT_FIXED + 4 * self._dim] = emb.tobytes()
-        crc = slot_checksum(memoryview(buf), data)
-        struct.pack_into("<IHHQ", buf, 0, crc, len(raw_id), 0, 0)  # the body goes down unpublished
-        start = slot * self._slot_size
-        self._slots_mv[start : start + self._slot_size] = buf
+        self._write_slot(slot, seq, raw_id, emb, data, conf, norm, off)
         failpoint("put.before_publish")
         self._seqs[slot] = seq  # BUG: published before the content below is written
         if data:
