@@ -42,6 +42,15 @@ class Warmtier(Peer):
     def open(cls, path: str, dim: int) -> Peer:
         return cls(path, dim, _store_class().open(path))
 
+    @classmethod
+    def open_recent(cls, path: str, dim: int) -> Peer:
+        """``open(verify="recent")`` (a reference-store extension; plain open elsewhere)."""
+        store_cls = _store_class()
+        try:
+            return cls(path, dim, store_cls.open(path, verify="recent"))
+        except TypeError:
+            return cls(path, dim, store_cls.open(path))
+
     def put(self, id: str, emb: Vec, content: bytes) -> None:
         self.store.put(id, emb, content)
 

@@ -5,9 +5,12 @@ file path: at the end of the session that file holds JSON with the first failure
 id, phase, seconds since the session started, the failure text) and the run's counts.
 Without the variable the plugin does nothing.
 
-Loading it also registers the Hypothesis profile ``ci-noshrink``: the ``ci`` profile's
-search (same examples, same steps) without the shrink phase, for gates that only need to
-know *whether* a bug is caught, not its smallest counterexample.
+Loading it also registers two Hypothesis profiles for runs that only need to know
+*whether* a bug is caught, not its smallest counterexample: ``ci-noshrink`` is the ``ci``
+profile's search (same examples, same steps) without the shrink phase; ``mutmut``, for the
+nightly mutation run, is a third of that search, derandomized and without the example
+database, so each mutant meets the same examples and no mutant's failure replays into
+the next one's run.
 """
 
 from __future__ import annotations
@@ -22,16 +25,24 @@ from hypothesis import Phase, settings
 
 from warmtier.testing import profiles
 
-__all__ = ["NO_SHRINK_PROFILE", "REPORT_ENV"]
+__all__ = ["MUTATION_PROFILE", "NO_SHRINK_PROFILE", "REPORT_ENV"]
 
 REPORT_ENV = "WARMTIER_FIRST_FAILURE"
 NO_SHRINK_PROFILE = "ci-noshrink"
+MUTATION_PROFILE = "mutmut"
 
 profiles.register_profiles()
 settings.register_profile(
     NO_SHRINK_PROFILE,
     parent=settings.get_profile("ci"),
     phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target),
+)
+settings.register_profile(
+    MUTATION_PROFILE,
+    parent=settings.get_profile(NO_SHRINK_PROFILE),
+    max_examples=35,
+    derandomize=True,
+    database=None,
 )
 
 _state: dict[str, Any] = {}
