@@ -163,7 +163,37 @@ def mutants(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def mutmut(session: nox.Session) -> None:
     """Nightly: mutmut over src/warmtier (config in pyproject [tool.mutmut]); prints the
-    mutation score and every surviving mutant, writes reports/mutmut.json."""
+    mutation score and every surviving mutant, writes reports/mutmut.json.
+
+    `-- --sample N [--seed S]` runs a uniform random sample of N mutants instead (names in
+    reports/mutmut-sample.txt) and scores only those; other arguments go to `mutmut run`."""
     install(session, "test", "mutants")
-    session.run("mutmut", "run", *session.posargs, success_codes=[0, 1, 2])
-    session.run("python", "-m", "warmtier.testing.mutation_report", "--json", "reports/mutmut.json")
+    args = list(session.posargs)
+    sample = _take_option(args, "--sample")
+    seed = _take_option(args, "--seed") or "0"
+    report = ["python", "-m", "warmtier.testing.mutation_report", "--json", "reports/mutmut.json"]
+    if sample is None:
+        session.run("mutmut", "run", *args, success_codes=[0, 1, 2])
+        session.run(*report)
+        return
+    session.run("mutmut", "run", "no-such-mutant", success_codes=[0, 1, 2])  # generate only
+    os.makedirs("reports", exist_ok=True)
+    picked = session.run(*report, "--pick", sample, "--seed", seed, silent=True)
+    names = str(picked).split()
+    with open("reports/mutmut-sample.txt", "w", encoding="utf-8") as f:
+        f.write("\n".join(names) + "\n")
+    session.run("mutmut", "run", *args, *names, success_codes=[0, 1, 2])
+    session.run(*report, "--only", "reports/mutmut-sample.txt")
+
+
+def _take_option(args: list[str], name: str) -> str | None:
+    """Remove ``name VALUE`` (or ``name=VALUE``) from ``args``; return VALUE."""
+    for i, a in enumerate(args):
+        if a == name and i + 1 < len(args):
+            value = args[i + 1]
+            del args[i : i + 2]
+            return value
+        if a.startswith(name + "="):
+            del args[i]
+            return a.partition("=")[2]
+    return None

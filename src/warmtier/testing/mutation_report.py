@@ -4,16 +4,27 @@ Run after ``mutmut run`` from the repository root (``nox -s mutmut`` does)::
 
     python -m warmtier.testing.mutation_report --json reports/mutmut.json
 
+``--pick N --seed S`` prints a uniform random sample of mutant names (to run only those)
+and ``--only FILE`` scores only the names in FILE: an unbiased estimate of the score when
+the full run does not fit the night (``nox -s mutmut -- --sample N``).
+
 The score is killed / (killed + survived + timeout + suspicious); mutants no test
 reaches ("no tests") are listed apart, since no test could have killed them. A
 ``--equivalent`` file (one mutant name per line, ``#`` comments) names survivors judged
 equivalent after review; they are reported but left out of the adjusted score.
+
+Survivors whose only change is the text of a string inside a ``raise`` statement are
+judged equivalent automatically (the contract fixes error types, not their wording):
+:func:`message_only` compares the original and the mutant function with every string
+literal under a ``raise`` blanked out. They are listed with the reason, never hidden.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import json
+import random
 import re
 import subprocess
 import sys
@@ -22,7 +33,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main", "parse_results", "score"]
+__all__ = ["main", "message_only", "parse_results", "score"]
 
 _LINE = re.compile(r"^\s*(\S+):\s*(.+?)\s*$")
 
@@ -54,6 +65,58 @@ def score(statuses: dict[str, str], equivalent: frozenset[str] | set[str] = froz
     return sum(s in ("killed", "timeout") for s in judged) / len(judged)
 
 
+class _BlankRaisedText(ast.NodeTransformer):
+    """Blank every string literal that is part of a ``raise`` statement."""
+
+    def visit_Raise(self, node: ast.Raise) -> ast.Raise:
+        for sub in ast.walk(node):
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str):
+                sub.value = ""
+            elif isinstance(sub, ast.JoinedStr):
+                sub.values = [v for v in sub.values if not isinstance(v, ast.Constant)]
+        return node
+
+
+def message_only(original: str, mutant: str) -> bool:
+    """True when ``mutant`` differs from ``original`` only in the text of raised errors.
+
+    >>> message_only('def f(): raise E("a")', 'def f(): raise E("XXaXX")')
+    True
+    >>> message_only('def f(): raise E("a")', 'def f(): raise E(None)')
+    False
+    >>> message_only('def f(): return "a"', 'def f(): return "XXaXX"')
+    False
+    """
+    def blank(src: str) -> str:
+        return ast.dump(_BlankRaisedText().visit(ast.parse(src)))
+
+    try:
+        return original != mutant and blank(original) == blank(mutant)
+    except SyntaxError:
+        return False
+
+
+def _sources(name: str) -> tuple[str, str, str] | None:
+    """(diff, original function, mutant function) from mutmut's own files, in process."""
+    try:
+        import libcst as cst
+        from mutmut.mutation.diff_apply import (
+            find_mutant,
+            get_diff_for_mutant,
+            read_mutant_function,
+            read_mutants_module,
+            read_original_function,
+        )
+
+        path = find_mutant(name).path
+        module = read_mutants_module(path)
+        orig = cst.Module([read_original_function(module, name)]).code
+        mut = cst.Module([read_mutant_function(module, name)]).code
+        return get_diff_for_mutant(name, path=path), orig, mut
+    except Exception:  # another mutmut version: fall back to `mutmut show`
+        return None
+
+
 def _mutmut(*args: str) -> str:
     proc = subprocess.run([sys.executable, "-m", "mutmut", *args], capture_output=True,
                           text=True, check=False)
@@ -66,12 +129,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--equivalent", default="tests/zoo/equivalent_mutants.txt",
                         help="survivors judged equivalent, one name per line")
     parser.add_argument("--no-diffs", action="store_true", help="skip `mutmut show` per survivor")
+    parser.add_argument("--pick", type=int, metavar="N",
+                        help="print a uniform random sample of N mutant names and exit")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --pick")
+    parser.add_argument("--only", metavar="FILE",
+                        help="score only the mutants named in FILE (a --pick sample)")
     args = parser.parse_args(argv)
 
     statuses = parse_results(_mutmut("results", "--all", "true"))
     if not statuses:
         print("no mutmut results found: run `mutmut run` first", file=sys.stderr)
         return 2
+    if args.pick is not None:
+        names = sorted(statuses)
+        print("\n".join(sorted(random.Random(args.seed).sample(names, min(args.pick, len(names))))))
+        return 0
+    if args.only:
+        wanted = set(Path(args.only).read_text(encoding="utf-8").split())
+        statuses = {n: s for n, s in statuses.items() if n in wanted}
+        print(f"sample: {len(statuses)} of the mutants, named in {args.only}")
     eq_path = Path(args.equivalent)
     equivalent = set()
     if eq_path.exists():
@@ -81,30 +157,41 @@ def main(argv: Sequence[str] | None = None) -> int:
                 equivalent.add(name)
     counts = Counter(statuses.values())
     survivors = sorted(n for n, s in statuses.items() if s == "survived")
-    raw, adjusted = score(statuses), score(statuses, equivalent)
+    diffs: dict[str, str] = {}
+    reasons = {n: "reviewed" for n in equivalent}
+    if not args.no_diffs:
+        for name in survivors:
+            found = _sources(name)
+            if found is None:
+                diffs[name] = _mutmut("show", name)
+                continue
+            diffs[name], orig, mut = found
+            if name not in equivalent and message_only(orig, mut):
+                reasons[name] = "message text only"
+    judged = set(reasons)
+    raw, adjusted = score(statuses), score(statuses, judged)
     print("mutmut: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if raw is not None:
         print(f"mutation score: {raw:.1%} (killed / reached by a test)")
-    if adjusted is not None and equivalent:
-        print(f"adjusted score: {adjusted:.1%} ({len(equivalent & set(survivors))} survivors "
-              "judged equivalent)")
-    diffs: dict[str, str] = {}
+    if adjusted is not None and judged & set(survivors):
+        auto = sum(r == "message text only" for r in reasons.values())
+        print(f"adjusted score: {adjusted:.1%} ({len(judged & set(survivors))} survivors "
+              f"judged equivalent: {auto} change only a raised error's text, the rest by "
+              "review)")
     if survivors:
         print(f"\n{len(survivors)} surviving mutant(s):")
     for name in survivors:
-        tag = "  [equivalent]" if name in equivalent else ""
+        tag = f"  [equivalent: {reasons[name]}]" if name in reasons else ""
         print(f"  {name}{tag}")
-        if not args.no_diffs:
-            diffs[name] = _mutmut("show", name)
-            for line in diffs[name].splitlines():
-                if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
-                    print(f"      {line}")
+        for line in diffs.get(name, "").splitlines():
+            if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
+                print(f"      {line}")
     report: dict[str, Any] = {
         "counts": dict(counts),
         "score": raw,
         "adjusted_score": adjusted,
-        "survivors": [{"name": n, "equivalent": n in equivalent, "diff": diffs.get(n, "")}
-                      for n in survivors],
+        "survivors": [{"name": n, "equivalent": n in reasons, "reason": reasons.get(n),
+                       "diff": diffs.get(n, "")} for n in survivors],
         "no_tests": sorted(n for n, s in statuses.items() if s == "no tests"),
     }
     out = Path(args.json)
