@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import json
 import random
 import re
@@ -96,25 +97,31 @@ def message_only(original: str, mutant: str) -> bool:
         return False
 
 
+_modules: dict[str, Any] = {}  # mutants file -> parsed module (parsing is the slow part)
+
+
 def _sources(name: str) -> tuple[str, str, str] | None:
     """(diff, original function, mutant function) from mutmut's own files, in process."""
     try:
         import libcst as cst
         from mutmut.mutation.diff_apply import (
             find_mutant,
-            get_diff_for_mutant,
             read_mutant_function,
             read_mutants_module,
             read_original_function,
         )
 
-        path = find_mutant(name).path
-        module = read_mutants_module(path)
-        orig = cst.Module([read_original_function(module, name)]).code
-        mut = cst.Module([read_mutant_function(module, name)]).code
-        return get_diff_for_mutant(name, path=path), orig, mut
+        path = str(find_mutant(name).path)
+        if path not in _modules:
+            _modules[path] = read_mutants_module(path)
+        module = _modules[path]
+        orig = cst.Module([read_original_function(module, name)]).code.strip()
+        mut = cst.Module([read_mutant_function(module, name)]).code.strip()
     except Exception:  # another mutmut version: fall back to `mutmut show`
         return None
+    diff = "\n".join(difflib.unified_diff(orig.split("\n"), mut.split("\n"), path, path,
+                                          lineterm=""))
+    return diff, orig, mut
 
 
 def _mutmut(*args: str) -> str:
