@@ -30,6 +30,7 @@ __all__ = [
     "slot_checksum",
     "slot_dtype",
     "slots_name",
+    "unpublished_slot_checksum",
     "write_current",
 ]
 
@@ -45,6 +46,7 @@ ID_FIELD = 256
 # max_slots, max_arena_bytes, then the header's own crc32.
 _HEADER = struct.Struct("<8sIIIIQQQQQQ")
 _HEADER_CRC = struct.Struct("<I")
+_SEQ = struct.Struct("<Q")  # a slot's seq field, at offset 8
 
 # Slot layout: crc u4, id_len u2, flags u2, seq u8 (the publish), off u8, length u8,
 # confidence f4, pad, norm f8, id[256], then the float32 embedding; padded to 8 bytes.
@@ -84,6 +86,20 @@ def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview) -> int:
     """crc32 of a slot (every byte after its crc field, the id_len and flags included) and
     of its content."""
     return zlib.crc32(content, zlib.crc32(slot[4:]))
+
+
+def unpublished_slot_checksum(slot: bytes | memoryview, seq: int,
+                              content: bytes | memoryview) -> int:
+    """:func:`slot_checksum` of ``slot`` once ``seq`` is written into it, computed while
+    its seq field still holds 0 (crc32 chains, so the seq bytes are fed in between).
+
+    >>> body = bytearray(64); body[20] = 7
+    >>> published = bytearray(body); published[8:16] = (5).to_bytes(8, "little")
+    >>> unpublished_slot_checksum(body, 5, b"xy") == slot_checksum(published, b"xy")
+    True
+    """
+    crc = zlib.crc32(_SEQ.pack(seq), zlib.crc32(slot[4:8]))
+    return zlib.crc32(content, zlib.crc32(slot[16:], crc))
 
 
 @dataclass(frozen=True)

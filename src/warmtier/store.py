@@ -45,6 +45,7 @@ from warmtier.format import (
     slot_checksum,
     slot_dtype,
     slots_name,
+    unpublished_slot_checksum,
     write_current,
 )
 from warmtier.mapped import MappedFile
@@ -64,7 +65,6 @@ __all__ = ["WarmTierStore"]
 _F32 = np.dtype("<f4")
 _FIXED = struct.Struct("<IHHQQQfxxxxd")  # crc id_len flags seq off length confidence norm
 _CRC = struct.Struct("<I")
-_SEQ = struct.Struct("<Q")
 _PAGE = 4096
 # Norms outside this range are scored in float64 (float32 would overflow or underflow).
 _SAFE_NORM = (1e-30, 1e30)
@@ -630,15 +630,14 @@ class WarmTierStore:
     def _write_slot(self, slot: int, seq: int, raw_id: bytes, emb: Embedding, data: bytes,
                     conf: float, norm: float, off: int) -> None:
         """Write the slot in place, unpublished (seq 0 on disk), with the crc that writing
-        ``seq`` will make valid: crc32 chains, so the seq bytes are fed in between."""
+        ``seq`` will make valid."""
         size = self._slot_size
         start = slot * size
         mv = self._slots_mv
         _FIXED.pack_into(mv, start, 0, len(raw_id), 0, 0, off, len(data), conf, norm)
         mv[start + ID_OFFSET : start + SLOT_FIXED] = raw_id.ljust(ID_FIELD, b"\0")
         mv[start + SLOT_FIXED : start + SLOT_FIXED + 4 * self._dim] = emb.data.cast("B")
-        crc = zlib.crc32(_SEQ.pack(seq), zlib.crc32(mv[start + 4 : start + 8]))
-        crc = zlib.crc32(data, zlib.crc32(mv[start + 16 : start + size], crc))
+        crc = unpublished_slot_checksum(mv[start : start + size], seq, data)
         _CRC.pack_into(mv, start, crc)
 
     def _retire_replaced(self, slot: int, id: str) -> None:
