@@ -31,6 +31,7 @@ from warmtier.errors import (
 )
 from warmtier.failpoints import failpoint
 from warmtier.format import (
+    CURRENT_NAME,
     HEADER_SIZE,
     ID_FIELD,
     ID_OFFSET,
@@ -159,7 +160,8 @@ class WarmTierStore:
                                       or limit < 1):
                 raise InvalidArgumentError(f"{name} must be a positive int or None; got {limit!r}")
         directory = os.path.abspath(os.fspath(path))
-        if os.path.lexists(directory):
+        existed = os.path.lexists(directory)
+        if existed:
             if not os.path.isdir(directory):
                 raise InvalidArgumentError(f"{directory} exists and is not a directory")
             if os.listdir(directory):
@@ -173,6 +175,7 @@ class WarmTierStore:
         header = Header(dim=dim, slot_size=dtype.itemsize, max_content=max_content,
                         max_slots=max_slots or 0, max_arena_bytes=max_content_bytes or 0)
         lock_fd = cls._acquire_lock(directory)
+        slots = content = None
         try:
             slots = MappedFile(os.path.join(directory, slots_name(0)),
                                create_size=HEADER_SIZE + capacity * dtype.itemsize, name="slots")
@@ -182,13 +185,16 @@ class WarmTierStore:
             slots.sync()
             content.sync()
             write_current(directory, 0)
-        except OSError as exc:
+        except BaseException as exc:
+            # Leave the path as it was (absent or empty), so a retry can create it.
+            cls._discard(slots, content, *(os.path.join(directory, name) for name in (
+                CURRENT_NAME, CURRENT_NAME + ".tmp", slots_name(0), content_name(0), LOCK_NAME)))
             cls._release_lock(directory, lock_fd)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            if not existed:
+                with contextlib.suppress(OSError):
+                    os.rmdir(directory)
+            if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise CapacityError(f"cannot create a store in {directory}: {exc}") from exc
-            raise
-        except BaseException:
-            cls._release_lock(directory, lock_fd)
             raise
         store = object.__new__(cls)
         store._init_empty(directory, header, slots, content, lock_fd)
@@ -998,7 +1004,7 @@ class WarmTierStore:
         arena_view = self._arena
         newest = 0
         stale_set = set(stale)
-        for i in [*live, *stale]:
+        for i in [*live, *(i for i in stale if 0 <= i < cap)]:  # the rest are named above
             s = self._slots[i]
             seq = int(s["seq"])
             newest = max(newest, seq)

@@ -80,13 +80,22 @@ def store(make_store: Callable[..., Any]) -> Any:
 
 def assert_rejected_unchanged(store: Any, call: Callable[[], Any], what: str) -> None:
     before = snapshot(store)
-    with pytest.raises(InvalidArgumentError):
+    with pytest.raises(InvalidArgumentError) as info:
         call()
+    assert_says_why(info.value, what)
     after = snapshot(store)
     assert after == before, f"{what}: the store changed after a rejected call: {before} -> {after}"
     assert len(store) == len(before)
     if hasattr(store, "check"):
         store.check()
+
+
+def assert_says_why(error: BaseException, what: str) -> None:
+    """A clear error carries a message, not an empty or ``None`` one."""
+    message = str(error)
+    assert message and message != "None" and error.args[0] is not None, (
+        f"{what}: {type(error).__name__} raised with no message ({error.args!r})"
+    )
 
 
 @pytest.mark.parametrize(("name", "embedding"), BAD_EMBEDDINGS, ids=[n for n, _ in BAD_EMBEDDINGS])
@@ -153,3 +162,40 @@ def test_valid_edge_values_are_accepted(store: Any) -> None:
     assert rec.embedding[2] == np.float32(1e-45)
     store.put("ints", np.arange(DIM, dtype=np.int64), b"", 1)
     assert store.get("ints").embedding.dtype == np.float32
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 1.5, "8", None, True])
+def test_bad_scan_batch_size_is_rejected(store: Any, batch_size: Any) -> None:
+    assert_rejected_unchanged(store, lambda: list(store.scan(batch_size=batch_size)),
+                              f"batch_size={batch_size!r}")
+
+
+def test_every_batch_size_from_one_yields_every_record_once(store: Any) -> None:
+    for i in range(5):
+        store.put(f"extra{i}", GOOD, b"e")
+    expected = snapshot(store)
+    for batch_size in (1, 2, len(expected), 1024):
+        got = [r.id for r in store.scan(batch_size=batch_size)]
+        assert sorted(got) == sorted(expected), f"scan(batch_size={batch_size}) gave {got}"
+
+
+BAD_CREATE_ARGS: list[tuple[str, dict[str, Any]]] = [
+    ("dim_zero", {"dim": 0}),
+    ("dim_negative", {"dim": -3}),
+    ("dim_float", {"dim": 4.0}),
+    ("dim_bool", {"dim": True}),
+    ("dim_string", {"dim": "4"}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), BAD_CREATE_ARGS, ids=[n for n, _ in BAD_CREATE_ARGS])
+def test_bad_create_arguments_are_rejected_and_create_nothing(
+    store_class: Any, tmp_path: Any, name: str, kwargs: dict[str, Any]
+) -> None:
+    path = tmp_path / "new"
+    with pytest.raises(InvalidArgumentError) as info:
+        store_class.create(path, **kwargs)
+    assert_says_why(info.value, name)
+    assert not path.exists() or not any(path.iterdir()), f"{name}: create left files behind"
+    with store_class.create(path, dim=2) as s:  # the path is still free for a good create
+        assert len(s) == 0

@@ -110,3 +110,25 @@ def test_a_fault_injected_anywhere_leaves_the_store_all_or_nothing(
 
 def state(store: Any) -> dict[str, Any]:
     return {rid: store.get(rid) for rid in store.ids()}
+
+
+@pytest.mark.reference_only
+@pytest.mark.parametrize("after", ["create", "compact", "reopen"])
+def test_growth_failpoints_name_the_file_that_grows_however_it_was_opened(
+    tmp_path: Any, after: str
+) -> None:
+    """The slots and content files are mapped by create, by compact (a new generation) and
+    by open; growth of each must pass its own failpoints, or fault injection misses it."""
+    s = WarmTierStore.create(tmp_path / "s", dim=2, initial_capacity=1, initial_content_bytes=0)
+    s.put("first", [1, 0], b"x")
+    if after == "compact":
+        s.compact()
+    elif after == "reopen":
+        s.close()
+        s = WarmTierStore.open(tmp_path / "s")
+    count = Count()
+    with failpoints.armed("grow.*", count):
+        s.put("second", [0, 1], b"y" * 10_000)
+    s.close()
+    assert set(count.hits) == {f"grow.{f}.{p}" for f in ("slots", "content")
+                               for p in ("before_extend", "before_remap")}, count.hits

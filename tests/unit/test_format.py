@@ -9,13 +9,26 @@ from __future__ import annotations
 import os
 import random
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from warmtier import CorruptionError, WarmTierStore
-from warmtier.format import HEADER_SIZE, Header, read_current, slot_dtype, write_current
+from warmtier.format import (
+    _HEADER,
+    _HEADER_CRC,
+    FORMAT_VERSION,
+    HEADER_SIZE,
+    MAGIC,
+    MAX_DIM,
+    Header,
+    read_current,
+    slot_checksum,
+    slot_dtype,
+    write_current,
+)
 
 pytestmark = pytest.mark.reference_only
 
@@ -95,6 +108,72 @@ CORRUPTIONS = {
 }
 
 
+# What each corruption's error message must say, beside the store's path.
+SAYS = {
+    "truncated_slots_file": "100 bytes is not a header plus whole slots",
+    "slots_file_cut_mid_slot": "is not a header plus whole slots",
+    "empty_slots_file": "header is 0 bytes, shorter than",
+    "slots_file_of_zeros": "bad magic",
+    "wrong_magic": "bad magic b'NOTASTOR'; this is not a warmtier store",
+    "future_format_version": "format version 99 is newer than this library's 1",
+    "header_checksum_broken": "header checksum mismatch",
+    "random_bytes_everywhere": "bad magic",
+    "missing_current": "no CURRENT file; not a warmtier store",
+    "garbage_current": "does not parse as a generation number",
+    "current_names_missing_generation": "CURRENT names generation 7 but slots.7 is missing",
+    "missing_content_file": "but content.0 is missing",
+    "empty_content_file": "written before the last flush fail their checksum",
+    "content_byte_flipped": "1 slot(s) written before the last flush fail their checksum",
+    "slot_embedding_bit_flipped": "1 slot(s) written before the last flush fail",
+    "slot_id_bit_flipped": "1 slot(s) written before the last flush fail",
+    "slot_offset_points_outside_arena": "1 slot(s) written before the last flush fail",
+    "dim_changed": "slot size 320 does not match dim 5",
+}
+
+
+def _header_bytes(**fields: int) -> bytes:
+    """A header packed field by field, so that any field can be made wrong."""
+    good = Header(dim=4, slot_size=slot_dtype(4).itemsize, max_content=1 << 20)
+    values = {"magic": MAGIC, "version": FORMAT_VERSION, "dim": 4,
+              "slot_size": good.slot_size, "header_size": HEADER_SIZE,
+              "max_content": good.max_content, "flushed_seq": 3, "seq_floor": 3, "gen": 0,
+              "max_slots": 0, "max_arena": 0, **fields}
+    body = _HEADER.pack(*values.values())
+    return body + _HEADER_CRC.pack(zlib.crc32(body))
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"magic": b"WARMTIEX"}, "h: bad magic b'WARMTIEX'; this is not a warmtier store"),
+        ({"version": 2}, "h: format version 2 is newer than this library's 1; upgrade warmtier"
+                         " to open it"),
+        ({"version": 0}, "h: invalid format version 0"),
+        ({"dim": 0}, "h: invalid dim 0"),
+        ({"dim": MAX_DIM + 1}, f"h: invalid dim {MAX_DIM + 1}"),
+        ({"header_size": HEADER_SIZE - 1}, f"h: header size {HEADER_SIZE - 1} != {HEADER_SIZE}"),
+        ({"slot_size": 100}, "h: slot size 100 does not match dim 4"),
+        ({"flushed_seq": 4}, "h: flushed seq 4 > seq floor 3"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
+def test_each_bad_header_field_is_named(fields: dict[str, object], says: str) -> None:
+    with pytest.raises(CorruptionError) as info:
+        Header.unpack(_header_bytes(**fields), "h")
+    assert str(info.value) == says
+
+
+def test_a_header_at_the_edges_of_every_range_is_accepted() -> None:
+    raw = _header_bytes(dim=MAX_DIM, slot_size=slot_dtype(MAX_DIM).itemsize, flushed_seq=3,
+                        seq_floor=3, version=FORMAT_VERSION)
+    h = Header.unpack(raw + bytes(HEADER_SIZE - len(raw)), "h")
+    assert (h.dim, h.flushed_seq, h.seq_floor) == (MAX_DIM, 3, 3)
+    assert Header.unpack(h.pack(), "h") == h
+    assert Header.unpack(raw, "h") == h, "the header needs only its fields and crc"
+    with pytest.raises(CorruptionError, match=f"header is {len(raw) - 1} bytes, shorter than"):
+        Header.unpack(raw[:-1], "h")
+
+
 def _patch(f: Path, at: int, data: bytes) -> None:
     raw = bytearray(f.read_bytes())
     raw[at : at + len(data)] = data
@@ -112,8 +191,18 @@ def test_corrupt_files_give_corruption_error_never_a_traceback(tmp_path: Path, n
     path = tmp_path / "s"
     populated(path)
     CORRUPTIONS[name](path)
-    with pytest.raises(CorruptionError):
+    with pytest.raises(CorruptionError) as info:
         WarmTierStore.open(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and SAYS[name] in message, (
+        f"{name}: the error should name the store and say {SAYS[name]!r}; it said {message!r}"
+    )
+    listed = info.value.violations
+    if "slot(s)" in message:  # one line per damaged slot
+        assert len(listed) == int(message.split(": ")[-1].split()[0]) and all(
+            v.endswith("fails its checksum or bounds") for v in listed), listed
+    else:
+        assert listed == [message]
     # The failed open released the lock: a repaired store could be opened again.
     assert not any(n.startswith("CURRENT.tmp") for n in os.listdir(path))
 
@@ -151,6 +240,59 @@ def test_an_unknown_verify_mode_is_refused_and_leaves_the_store_openable(tmp_pat
         WarmTierStore.open(path, verify="some")  # type: ignore[arg-type]
     with WarmTierStore.open(path) as s:
         assert len(s) == 3
+
+
+def test_many_damaged_slots_are_counted_and_the_first_fifty_listed(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    expected = populated(path, n=70)
+    _content(path).write_bytes(bytes(_content(path).stat().st_size))
+    damaged = sum(1 for c in expected.values() if c)
+    assert damaged > 51
+    with pytest.raises(CorruptionError) as info:
+        WarmTierStore.open(path)
+    assert f": {damaged} slot(s) written before the last flush fail" in str(info.value)
+    assert len(info.value.violations) == 50
+    assert info.value.violations[0] == "slot 1 (seq 2) fails its checksum or bounds"
+
+
+def _rewrite_slot(path: Path, slot: int, **fields: float) -> None:
+    """Set fixed fields of a slot and make its checksum valid again."""
+    with WarmTierStore.open(path) as s:
+        dtype, size = s._dtype, s._slot_size
+    raw = bytearray(_slots(path).read_bytes())
+    start = HEADER_SIZE + slot * size
+    row = np.frombuffer(raw, dtype, count=1, offset=start).copy()
+    for name, value in fields.items():
+        row[name] = value
+    content = _content(path).read_bytes()[int(row["off"][0]) : int(row["off"][0] + row["length"][0])]
+    row["crc"] = slot_checksum(row.tobytes(), content)
+    raw[start : start + size] = row.tobytes()
+    _slots(path).write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"confidence": 1.5}, {"confidence": -0.25}, {"confidence": float("nan")},
+     {"norm": -1.0}, {"norm": float("inf")}, {"norm": float("nan")}],
+    ids=lambda f: "-".join(f"{k}={v}" for k, v in f.items()),
+)
+def test_a_slot_field_out_of_range_under_a_valid_checksum_is_corruption(
+    tmp_path: Path, fields: dict[str, float]
+) -> None:
+    path = tmp_path / "s"
+    populated(path)
+    _rewrite_slot(path, 3, **fields)
+    with pytest.raises(CorruptionError, match="slot fields out of range despite a valid checksum"):
+        WarmTierStore.open(path)
+
+
+def test_a_slot_rewritten_in_range_under_a_valid_checksum_is_read_back(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    populated(path)
+    _rewrite_slot(path, 3, confidence=1.0)
+    with WarmTierStore.open(path) as s:
+        assert s.get("id-3").confidence == 1.0
+        s.check()
 
 
 def test_a_directory_with_no_store_is_corruption(tmp_path: Path) -> None:

@@ -133,6 +133,25 @@ def test_search_survives_float32_extremes_and_subnormals(make_store: Callable[..
     assert result["unit"] == pytest.approx(2**-0.5, abs=1e-5)
 
 
+def test_search_scores_never_leave_minus_one_to_one(make_store: Callable[..., Any]) -> None:
+    """Rounding must not push a score past +-1: a vector scored against itself, against
+    its opposite and against scaled copies of both."""
+    rng = np.random.default_rng(7)
+    dim = 33
+    s = make_store(dim=dim)
+    vectors = rng.standard_normal((40, dim)).astype(np.float32)
+    for i, v in enumerate(vectors):
+        for j, scale in enumerate((1e-3, 1.0, 3e3)):
+            s.put(f"p{i}.{j}", v * np.float32(scale), b"")
+            s.put(f"n{i}.{j}", v * np.float32(-scale), b"")
+    for v in vectors:
+        for query in (v, -v):
+            scores = [score for _, score in s.search(query, k=len(s))]
+            assert min(scores) >= -1.0 and max(scores) <= 1.0, (min(scores), max(scores))
+            assert scores[0] == pytest.approx(1.0, abs=1e-6)
+            assert scores[-1] == pytest.approx(-1.0, abs=1e-6)
+
+
 def test_records_handed_out_never_change(make_store: Callable[..., Any]) -> None:
     s = make_store(dim=2)
     s.put("a", [1, 2], b"first")

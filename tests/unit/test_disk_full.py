@@ -1,0 +1,141 @@
+"""A full disk (or a failing one) during create, growth and compaction: a typed error, and
+nothing changed, nothing leaked.
+
+ENOSPC and EDQUOT become CapacityError; any other OSError passes through as itself. Either
+way the store (or the empty path, for create) is as it was, no file descriptor is left
+open and no half-written generation stays on disk. The faults are injected by replacing
+``os.posix_fallocate``, which every growth of the reference store goes through.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from warmtier import CapacityError, WarmTierStore
+
+pytestmark = pytest.mark.reference_only
+
+FAULTS = [(errno.ENOSPC, CapacityError), (errno.EDQUOT, CapacityError), (errno.EIO, OSError)]
+
+
+def _open_fds() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+class Disk:
+    """``fail(code)``: every later reservation of disk space fails with ``code``;
+    ``heal()``: reservations work again."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._monkeypatch = monkeypatch
+
+    def fail(self, code: int) -> None:
+        def fallocate(fd: int, offset: int, length: int) -> None:
+            raise OSError(code, os.strerror(code))
+        self._monkeypatch.setattr(os, "posix_fallocate", fallocate)
+
+    def heal(self) -> None:
+        self._monkeypatch.undo()
+
+
+@pytest.fixture
+def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
+    return Disk(monkeypatch)
+
+
+def _state(store: WarmTierStore) -> dict[str, Any]:
+    return {rid: store.get(rid) for rid in store.ids()}
+
+
+@pytest.mark.parametrize(("code", "error"), FAULTS, ids=[errno.errorcode[c] for c, _ in FAULTS])
+@pytest.mark.parametrize("exists", [True, False], ids=["empty_dir", "absent"])
+def test_a_failed_create_leaves_the_path_as_it_was(
+    tmp_path: Path, disk: Disk, code: int, error: type[Exception], exists: bool
+) -> None:
+    path = tmp_path / "s"
+    if exists:
+        path.mkdir()
+    fds = _open_fds()
+    disk.fail(code)
+    with pytest.raises(error) as info:
+        WarmTierStore.create(path, dim=4)
+    assert error is OSError or "cannot create a store in" in str(info.value)
+    assert getattr(info.value, "errno", None) == (code if error is OSError else None)
+    assert _open_fds() == fds, "the failed create left a file descriptor open"
+    if exists:
+        assert list(path.iterdir()) == [], "the failed create left files behind"
+    else:
+        assert not path.exists(), "the failed create left the directory behind"
+    disk.heal()
+    with WarmTierStore.create(path, dim=4) as s:  # the path can be created after all
+        s.put("a", [1, 2, 3, 4], b"x")
+
+
+@pytest.mark.parametrize(("code", "error"), FAULTS, ids=[errno.errorcode[c] for c, _ in FAULTS])
+@pytest.mark.parametrize("grows", ["slots", "content"])
+def test_a_failed_growth_is_typed_and_changes_nothing(
+    tmp_path: Path, disk: Disk, code: int, error: type[Exception],
+    grows: str,
+) -> None:
+    capacity = 2 if grows == "slots" else 4
+    with WarmTierStore.create(tmp_path / "s", dim=2, initial_capacity=capacity,
+                              initial_content_bytes=4096) as s:
+        s.put("a", [1, 0], b"a" * 100)
+        s.put("b", [0, 1], b"b" * 100)
+        before, sizes = _state(s), s.stats()
+        fds = _open_fds()
+        disk.fail(code)
+        # a third slot needs a bigger slots file; 8000 bytes need a bigger arena
+        new = ("c", [1, 1], b"c") if grows == "slots" else ("a", [1, 1], b"x" * 8000)
+        with pytest.raises(error) as info:
+            s.put(*new)
+        if error is CapacityError:
+            assert "cannot grow" in str(info.value) and f"{os.sep}{grows}.0 to" in str(info.value)
+        else:
+            assert info.value.errno == code
+        assert _state(s) == before and s.stats() == sizes
+        assert _open_fds() == fds
+        s.check()
+        disk.heal()
+        s.put(*new)
+        assert s.get(new[0]).content == new[2]
+    with WarmTierStore.open(tmp_path / "s") as s:
+        assert s.get(new[0]).content == new[2]
+
+
+@pytest.mark.parametrize(("code", "error"), FAULTS, ids=[errno.errorcode[c] for c, _ in FAULTS])
+def test_a_failed_compaction_is_typed_and_leaves_no_new_generation(
+    tmp_path: Path, disk: Disk, code: int, error: type[Exception]
+) -> None:
+    path = tmp_path / "s"
+    with WarmTierStore.create(path, dim=2) as s:
+        for i in range(20):
+            s.put(f"k{i}", np.array([1, i], np.float32), bytes([i]) * (i * 10))
+        for i in range(0, 20, 2):
+            s.remove(f"k{i}")
+        before = _state(s)
+        s.flush()
+        files = sorted(os.listdir(path))
+        fds = _open_fds()
+        disk.fail(code)
+        with pytest.raises(error) as info:
+            s.compact()
+        if error is CapacityError:
+            assert "no space to compact" in str(info.value)
+        else:
+            assert info.value.errno == code
+        assert sorted(os.listdir(path)) == files, "a half-made generation stayed on disk"
+        assert _open_fds() == fds, "the failed compaction left a file descriptor open"
+        assert _state(s) == before
+        s.check()
+        disk.heal()
+        s.compact()
+        assert _state(s) == before
+    with WarmTierStore.open(path) as s:
+        assert _state(s) == before
