@@ -117,3 +117,10 @@ def test_from_allocated_rebuilds_the_free_extents_and_refuses_overlap() -> None:
         ExtentAllocator.from_allocated(100, [0, 5], [10, 10])
     with pytest.raises(AllocatorError, match="outside"):
         ExtentAllocator.from_allocated(100, [95], [10])
+
+
+def test_rebuilding_from_overlapping_extents_names_the_pair_that_overlaps() -> None:
+    # [0, 10) and [10, 20) only touch; the overlap is the later pair, away from the first
+    with pytest.raises(AllocatorError) as info:
+        ExtentAllocator.from_allocated(100, [40, 0, 10, 15], [5, 10, 10, 10])
+    assert str(info.value) == "allocated extents overlap: [10, 20) and [15, 25)"

@@ -6,12 +6,14 @@ edge value is accepted, and a refused create leaves the path free.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from warmtier import InvalidArgumentError, WarmTierStore
+from warmtier import CapacityError, InvalidArgumentError, StoreLockedError, WarmTierStore
 from warmtier.format import MAX_DIM
 
 pytestmark = pytest.mark.reference_only
@@ -79,3 +81,73 @@ def test_edge_create_options_are_accepted_and_survive_reopen(
         rec = s.get("only")
         assert rec is not None and rec.embedding.shape == (dim,)
         s.check()
+
+
+def test_the_content_limit_admits_exactly_its_bytes_and_names_itself_past_them(
+    tmp_path: Path,
+) -> None:
+    limit = 3 * 4096
+    with WarmTierStore.create(tmp_path / "s", dim=2, initial_content_bytes=0,
+                              max_content_bytes=limit) as s:
+        s.put("a", [1, 0], b"a" * 100)  # the arena is one page, 3,996 bytes free at its end
+        s.put("b", [0, 1], b"b" * (limit - 100))  # growth must count those free bytes
+        assert s.stats().content_capacity_bytes == limit
+        with pytest.raises(CapacityError) as info:
+            s.put("c", [1, 1], b"c")
+        assert str(info.value) == f"the content arena holds its maximum of {limit} bytes"
+        assert s.get("c") is None
+        s.check()
+
+
+def test_the_slot_limit_names_itself(tmp_path: Path) -> None:
+    with WarmTierStore.create(tmp_path / "s", dim=2, initial_capacity=1, max_slots=2) as s:
+        s.put("a", [1, 0], b"")
+        s.put("b", [0, 1], b"")
+        with pytest.raises(CapacityError) as info:
+            s.put("c", [1, 1], b"")
+        assert str(info.value) == "the store holds its maximum of 2 slots"
+
+
+def test_a_second_open_in_the_same_process_names_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    with WarmTierStore.create(path, dim=2):
+        with pytest.raises(StoreLockedError) as info:
+            WarmTierStore.open(path)
+        assert str(info.value) == f"{path} is already open in this process"
+
+
+def test_the_initial_capacity_never_exceeds_the_slot_limit(tmp_path: Path) -> None:
+    with WarmTierStore.create(tmp_path / "s", dim=2, initial_capacity=16, max_slots=4) as s:
+        assert s.stats().capacity == 4
+
+
+def test_limits_survive_compaction_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    with WarmTierStore.create(path, dim=2, initial_capacity=2, initial_content_bytes=0,
+                              max_slots=3, max_content_bytes=8192) as s:
+        for i in range(3):
+            s.put(f"k{i}", [1, i], b"x" * 100)
+        s.remove("k2")
+        s.compact()
+    for reopened in (False, True):
+        with WarmTierStore.open(path) as s:
+            if not reopened:
+                s.compact()
+            s.put("k2", [1, 2], b"y")
+            with pytest.raises(CapacityError, match="maximum of 3 slots"):
+                s.put("k3", [1, 3], b"z")
+            s.remove("k2")
+            s.flush()  # a slot is free again, so the arena is what limits the next put
+            with pytest.raises(CapacityError, match="maximum of 8192 bytes"):
+                s.put("k0", [1, 0], b"w" * 9000)
+            assert s.get("k0").content == b"x" * 100
+
+
+def test_store_files_are_created_with_mode_0644_less_the_umask(tmp_path: Path) -> None:
+    umask = os.umask(0)
+    os.umask(umask)
+    with WarmTierStore.create(tmp_path / "s", dim=2) as s:
+        s.compact()  # the second generation is created by compact
+    for name in os.listdir(tmp_path / "s"):
+        mode = stat.S_IMODE(os.stat(tmp_path / "s" / name).st_mode)
+        assert mode == 0o644 & ~umask, f"{name} has mode {mode:o}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -9,6 +10,7 @@ import pytest
 
 from warmtier import WarmTierStore, failpoints
 from warmtier.failpoints import Count, InjectedFault, Raise
+from warmtier.format import read_current
 from warmtier.model import ModelStore
 
 
@@ -76,6 +78,7 @@ def test_a_fault_injected_anywhere_leaves_the_store_all_or_nothing(
         ("replace k0, forcing growth", lambda t: t.put("k0", [2, 2], b"b" * 5000)),
         ("put new", lambda t: t.put("new", [3, 3], b"c" * 9000)),
         ("remove k0", lambda t: t.remove("k0")),
+        ("replace k1", lambda t: t.put("k1", [4, 4], b"d" * 100)),
         ("flush", lambda t: t.flush()),
         ("compact", lambda t: t.compact()),
     ]
@@ -98,6 +101,10 @@ def test_a_fault_injected_anywhere_leaves_the_store_all_or_nothing(
                 f"nor after the call\nbefore={before}\nafter={after}\ngot={got}"
             )
             s.check()
+            gen = read_current(s.path)
+            stray = sorted(set(os.listdir(s.path)) - {"CURRENT", "LOCK", f"slots.{gen}",
+                                                      f"content.{gen}"})
+            assert not stray, f"fault at {name} during {label!r} left files behind: {stray}"
             model = after_model if got == after else model
     assert fired, f"the workload never reached {name}"
     s.put("later", [5, 5], b"works")
@@ -132,3 +139,37 @@ def test_growth_failpoints_name_the_file_that_grows_however_it_was_opened(
     s.close()
     assert set(count.hits) == {f"grow.{f}.{p}" for f in ("slots", "content")
                                for p in ("before_extend", "before_remap")}, count.hits
+
+
+def test_skip_passes_over_exactly_that_many_hits() -> None:
+    fired: list[int] = []
+    hit = 0
+    with failpoints.armed("p", failpoints.Call(lambda _: fired.append(hit)), skip=2):
+        for hit in range(1, 5):  # noqa: B007 (the action reads it)
+            failpoints.failpoint("p")
+    assert fired == [3, 4], f"with skip=2 the 3rd and 4th hits fire; fired at hits {fired}"
+
+
+def test_every_matching_arming_sees_every_hit_whatever_the_others_do() -> None:
+    fired: list[str] = []
+    with failpoints.armed("p", failpoints.Call(lambda _: fired.append("skipping")), skip=5), \
+            failpoints.armed("p", failpoints.Call(lambda _: fired.append("spent")), times=0), \
+            failpoints.armed("p", failpoints.Call(lambda _: fired.append("last"))):
+        failpoints.failpoint("p")
+    assert fired == ["last"]
+
+
+def test_an_arming_for_another_thread_ignores_this_one() -> None:
+    import threading
+
+    fired: list[str] = []
+    other = threading.Thread(target=lambda: None)
+    other.start()
+    other.join()
+    assert other.ident is not None and other.ident != threading.get_ident()
+    with failpoints.armed("p", failpoints.Call(fired.append), thread=other.ident):
+        failpoints.failpoint("p")
+    assert fired == []
+    with failpoints.armed("p", failpoints.Call(fired.append), thread=threading.get_ident()):
+        failpoints.failpoint("p")
+    assert fired == ["p"]

@@ -286,6 +286,33 @@ def test_a_slot_field_out_of_range_under_a_valid_checksum_is_corruption(
         WarmTierStore.open(path)
 
 
+@pytest.mark.parametrize(
+    "fields",
+    [{"id_len": 0}, {"id_len": 256}, {"length": 2000}],
+    ids=["empty_id", "id_longer_than_its_field", "longer_than_max_content"],
+)
+def test_a_slot_out_of_bounds_under_a_valid_checksum_is_corruption(
+    tmp_path: Path, fields: dict[str, float]
+) -> None:
+    path = tmp_path / "s"
+    with WarmTierStore.create(path, dim=4, max_content=1000) as s:
+        s.put("a", [1, 2, 3, 4], b"x" * 10)
+        s.put("b", [1, 2, 3, 4], b"y")
+    _rewrite_slot(path, 0, **fields)
+    with pytest.raises(CorruptionError, match="1 slot\\(s\\) written before the last flush fail"):
+        WarmTierStore.open(path)
+
+
+def test_compaction_removes_the_old_generation(tmp_path: Path) -> None:
+    path = tmp_path / "s"
+    populated(path)
+    with WarmTierStore.open(path) as s:
+        s.compact()
+        assert sorted(os.listdir(path)) == ["CURRENT", "LOCK", "content.1", "slots.1"]
+        s.compact()
+        assert sorted(os.listdir(path)) == ["CURRENT", "LOCK", "content.2", "slots.2"]
+
+
 def test_a_slot_rewritten_in_range_under_a_valid_checksum_is_read_back(tmp_path: Path) -> None:
     path = tmp_path / "s"
     populated(path)

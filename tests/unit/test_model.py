@@ -65,3 +65,10 @@ def test_a_record_owns_a_read_only_copy_of_its_embedding() -> None:
     assert type(rec.content) is bytes and type(rec.confidence) is float
     with pytest.raises(ValueError):
         rec.embedding[0] = 3.0
+
+
+def test_model_compaction_reports_nothing_reclaimed() -> None:
+    m = ModelStore(dim=2)
+    m.put("a", [1, 0], b"abc")
+    stats = m.compact()
+    assert (stats.bytes_before, stats.bytes_after, stats.bytes_reclaimed) == (3, 3, 0)

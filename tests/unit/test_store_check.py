@@ -10,6 +10,7 @@ the full list of violations ``check()`` must report: no more, no fewer.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -292,3 +293,28 @@ def test_check_names_a_live_byte_counter_that_drifted_in_an_empty_store(tmp_path
         s._live_bytes = 1
         assert _violations(s) == ["live byte counter 1 != sum of live lengths 0"]
         s._live_bytes = 0
+
+
+def test_check_names_an_id_on_disk_that_is_not_utf8(store: WarmTierStore) -> None:
+    store._slots[0]["id"][0] = 0xFF  # 'a' becomes an invalid UTF-8 byte
+    assert _violations(store) == [
+        "slot 0 fails its checksum",
+        "slot 0 holds id '\ufffd' on disk, 'a' in memory",
+    ]
+
+
+# -- stats: what the files and lists hold --------------------------------------------------
+
+
+def test_stats_report_the_files_and_the_free_lists(store: WarmTierStore) -> None:
+    stats = store.stats()
+    assert stats.slots_file_bytes == os.path.getsize(store._slots_file.path)
+    assert stats.content_file_bytes == os.path.getsize(store._content_file.path)
+    assert stats.content_capacity_bytes == store._alloc.size
+    assert stats.extra == {
+        "free_slots": _cap(store) - 6,
+        "pending_slots": 3,  # c removed, b's two older versions
+        "pending_bytes": 5 + 20 + 30,
+        "free_extents": 1,
+        "generation": 0,
+    }
