@@ -6,6 +6,7 @@ model; when unsure what a store should do, this module decides.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import weakref
@@ -114,7 +115,7 @@ class ModelStore:
             if state is None:
                 if os.path.exists(key):
                     raise CorruptionError(f"{key} holds no model store")
-                raise FileNotFoundError(key)
+                raise FileNotFoundError(errno.ENOENT, "no store at this path", key)
             if state.holder is not None and state.holder() is not None:
                 raise StoreLockedError(f"{key} is already open")
             store = cls.__new__(cls)

@@ -324,11 +324,12 @@ def test_a_slot_rewritten_in_range_under_a_valid_checksum_is_read_back(tmp_path:
 
 def test_a_directory_with_no_store_is_corruption(tmp_path: Path) -> None:
     (tmp_path / "d").mkdir()
-    with pytest.raises(CorruptionError):
+    with pytest.raises(CorruptionError, match="no CURRENT file; not a warmtier store"):
         WarmTierStore.open(tmp_path / "d")
     (tmp_path / "f").write_text("x")
-    with pytest.raises(CorruptionError):
+    with pytest.raises(CorruptionError) as info:
         WarmTierStore.open(tmp_path / "f")
+    assert str(info.value) == f"{tmp_path / 'f'} is not a directory; not a warmtier store"
 
 
 def test_an_unpublished_slot_is_ignored_on_open(tmp_path: Path) -> None:
