@@ -151,3 +151,26 @@ def test_store_files_are_created_with_mode_0644_less_the_umask(tmp_path: Path) -
     for name in os.listdir(tmp_path / "s"):
         mode = stat.S_IMODE(os.stat(tmp_path / "s" / name).st_mode)
         assert mode == 0o644 & ~umask, f"{name} has mode {mode:o}"
+
+
+def test_a_full_arena_takes_a_put_by_reclaiming_removed_content(tmp_path: Path) -> None:
+    """At its limit the arena cannot grow; a removed record's bytes, too few to trigger the
+    early sync, must still be reclaimed (by a sync) rather than refusing the put."""
+    with WarmTierStore.create(tmp_path / "s", dim=2, initial_content_bytes=8192,
+                              max_content_bytes=8192) as s:
+        s.put("a", [1, 0], b"a" * 1500)
+        s.put("b", [0, 1], b"b" * 6000)
+        s.remove("a")  # 1,500 pending bytes: under a quarter of the arena
+        s.put("c", [1, 1], b"c" * 1000)  # 692 bytes free at the end: too few
+        assert s.get("c").content == b"c" * 1000 and s.get("b").content == b"b" * 6000
+        s.check()
+
+
+def test_compaction_counts_the_records_it_moved(tmp_path: Path) -> None:
+    with WarmTierStore.create(tmp_path / "s", dim=2) as s:
+        for i in range(5):
+            s.put(f"k{i}", [1, i], b"x" * 100 if i % 2 else b"")
+        s.remove("k0")
+        stats = s.compact()
+        assert stats.records_moved == 4
+        assert stats.bytes_before - stats.bytes_after == stats.bytes_reclaimed

@@ -197,6 +197,20 @@ def test_compaction_keeps_records_and_drops_fragmentation(make_store: Callable[.
     assert s.stats().fragmentation < 0.05
 
 
+@pytest.mark.parametrize("removed", [0, 3], ids=["never_used", "all_removed"])
+def test_compacting_an_empty_store_keeps_it_working(make_store: Callable[..., Any],
+                                                     removed: int) -> None:
+    s = make_store(dim=2)
+    for i in range(removed):
+        s.put(f"k{i}", [1, i], b"x" * 10)
+        s.remove(f"k{i}")
+    stats = s.compact()
+    assert len(s) == 0 and s.ids() == [] and s.search([1, 0], k=3) == []
+    assert getattr(stats, "records_moved", 0) == 0
+    s.put("new", [0, 1], b"after")
+    assert s.get("new").content == b"after"
+
+
 @pytest.mark.reference_only
 def test_removing_every_other_record_fragments_and_compaction_reclaims_it(
     make_store: Callable[..., Any],
