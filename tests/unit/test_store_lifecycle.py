@@ -169,6 +169,27 @@ def test_the_reference_store_clips_scores_to_minus_one_to_one(
         assert min(scores) >= -1.0 and max(scores) <= 1.0, (min(scores), max(scores))
 
 
+def test_search_scores_subnormal_embeddings_as_exactly_as_normal_ones(
+    make_store: Callable[..., Any],
+) -> None:
+    """Products of subnormal float32 values lose most of their digits; the score must still
+    be the cosine of the stored embedding, computed as if in exact arithmetic."""
+    s = make_store(dim=2)
+    for i, emb in enumerate(([3e-44, 5e-44], [7e-45, -2e-44], [1e-40, 3e-41], [2.0, 1e-44])):
+        s.put(f"e{i}", emb, b"")
+    query = np.array([3.0, 5.0])
+    for rid, score in s.search(query, k=4):
+        e = s.get(rid).embedding.astype(np.float64)
+        exact = float(e @ query / (np.linalg.norm(e) * np.linalg.norm(query)))
+        assert score == pytest.approx(exact, abs=1e-6), f"{rid}: {score} != {exact}"
+
+
+def test_integers_beyond_int64_are_numbers_too(make_store: Callable[..., Any]) -> None:
+    s = make_store(dim=2)
+    s.put("big", [2**70, -(2**65)], b"")  # numpy holds these as objects, not int64
+    assert s.get("big").embedding.tolist() == [float(np.float32(2**70)), float(np.float32(-(2**65)))]
+
+
 def test_records_handed_out_never_change(make_store: Callable[..., Any]) -> None:
     s = make_store(dim=2)
     s.put("a", [1, 2], b"first")
