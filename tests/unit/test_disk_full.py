@@ -12,12 +12,12 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from warmtier import CapacityError, WarmTierStore
+from warmtier.testing.crash.workload import snapshot
 
 pytestmark = pytest.mark.reference_only
 
@@ -47,10 +47,6 @@ class Disk:
 @pytest.fixture
 def disk(monkeypatch: pytest.MonkeyPatch) -> Disk:
     return Disk(monkeypatch)
-
-
-def _state(store: WarmTierStore) -> dict[str, Any]:
-    return {rid: store.get(rid) for rid in store.ids()}
 
 
 @pytest.mark.parametrize(("code", "error"), FAULTS, ids=[errno.errorcode[c] for c, _ in FAULTS])
@@ -88,7 +84,7 @@ def test_a_failed_growth_is_typed_and_changes_nothing(
                               initial_content_bytes=4096) as s:
         s.put("a", [1, 0], b"a" * 100)
         s.put("b", [0, 1], b"b" * 100)
-        before, sizes = _state(s), s.stats()
+        before, sizes = snapshot(s), s.stats()
         fds = _open_fds()
         disk.fail(code)
         # a third slot needs a bigger slots file; 8000 bytes need a bigger arena
@@ -99,7 +95,7 @@ def test_a_failed_growth_is_typed_and_changes_nothing(
             assert "cannot grow" in str(info.value) and f"{os.sep}{grows}.0 to" in str(info.value)
         else:
             assert info.value.errno == code
-        assert _state(s) == before and s.stats() == sizes
+        assert snapshot(s) == before and s.stats() == sizes
         assert _open_fds() == fds
         s.check()
         disk.heal()
@@ -119,7 +115,7 @@ def test_a_failed_compaction_is_typed_and_leaves_no_new_generation(
             s.put(f"k{i}", np.array([1, i], np.float32), bytes([i]) * (i * 10))
         for i in range(0, 20, 2):
             s.remove(f"k{i}")
-        before = _state(s)
+        before = snapshot(s)
         s.flush()
         files = sorted(os.listdir(path))
         fds = _open_fds()
@@ -132,10 +128,10 @@ def test_a_failed_compaction_is_typed_and_leaves_no_new_generation(
             assert info.value.errno == code
         assert sorted(os.listdir(path)) == files, "a half-made generation stayed on disk"
         assert _open_fds() == fds, "the failed compaction left a file descriptor open"
-        assert _state(s) == before
+        assert snapshot(s) == before
         s.check()
         disk.heal()
         s.compact()
-        assert _state(s) == before
+        assert snapshot(s) == before
     with WarmTierStore.open(path) as s:
-        assert _state(s) == before
+        assert snapshot(s) == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -10,7 +11,7 @@ import pytest
 
 from warmtier import WarmTierStore, failpoints
 from warmtier.failpoints import Count, InjectedFault, Raise
-from warmtier.format import read_current
+from warmtier.format import CURRENT_NAME, LOCK_NAME, content_name, read_current, slots_name
 from warmtier.model import ModelStore
 
 
@@ -102,8 +103,8 @@ def test_a_fault_injected_anywhere_leaves_the_store_all_or_nothing(
             )
             s.check()
             gen = read_current(s.path)
-            stray = sorted(set(os.listdir(s.path)) - {"CURRENT", "LOCK", f"slots.{gen}",
-                                                      f"content.{gen}"})
+            stray = sorted(set(os.listdir(s.path)) - {CURRENT_NAME, LOCK_NAME, slots_name(gen),
+                                                      content_name(gen)})
             assert not stray, f"fault at {name} during {label!r} left files behind: {stray}"
             model = after_model if got == after else model
     assert fired, f"the workload never reached {name}"
@@ -160,8 +161,6 @@ def test_every_matching_arming_sees_every_hit_whatever_the_others_do() -> None:
 
 
 def test_an_arming_for_another_thread_ignores_this_one() -> None:
-    import threading
-
     fired: list[str] = []
     other = threading.Thread(target=lambda: None)
     other.start()

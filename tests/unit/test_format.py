@@ -257,9 +257,9 @@ def test_many_damaged_slots_are_counted_and_the_first_fifty_listed(tmp_path: Pat
 
 def _rewrite_slot(path: Path, slot: int, **fields: float) -> None:
     """Set fixed fields of a slot and make its checksum valid again."""
-    with WarmTierStore.open(path) as s:
-        dtype, size = s._dtype, s._slot_size
     raw = bytearray(_slots(path).read_bytes())
+    dtype = slot_dtype(Header.unpack(bytes(raw[:HEADER_SIZE]), "test").dim)
+    size = dtype.itemsize
     start = HEADER_SIZE + slot * size
     row = np.frombuffer(raw, dtype, count=1, offset=start).copy()
     for name, value in fields.items():

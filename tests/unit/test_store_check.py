@@ -11,6 +11,7 @@ the full list of violations ``check()`` must report: no more, no fewer.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ def _violations(store: WarmTierStore) -> list[str]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> WarmTierStore:
+def store(tmp_path: Path) -> Iterator[WarmTierStore]:
     """Live a (slot 0), e (slot 3, empty content) and b (slot 5); b's two older versions
     are stale (slots 1 and 4); c was removed (slot 2, pending); nothing synced since."""
     s = WarmTierStore.create(tmp_path / "s", dim=4)
@@ -45,9 +46,7 @@ def store(tmp_path: Path) -> WarmTierStore:
     assert s._stale == {"b": [1, 4]} and s._pending_slots == [2]
     assert _violations(s) == [], "the fixture store is not healthy to begin with"
     yield s
-    s._closed = True  # planted state must not reach the files through close's sync
-    s._drop_files()
-    s._release_lock(s._path, s._lock_fd)
+    s.__del__()  # abandon it: planted state must not reach the files through close's sync
 
 
 def _cap(s: WarmTierStore) -> int:
