@@ -78,6 +78,10 @@ class ModelStore:
     """
 
     failpoint_names: ClassVar[tuple[str, ...]] = ()
+    #: The model never loses a completed operation (see warmtier.testing.subject).
+    crash_promise: ClassVar[str] = "no-loss"
+    #: ``create`` takes ``**options`` and reads this one.
+    create_options: ClassVar[tuple[str, ...]] = ("max_content",)
     _registry: ClassVar[dict[str, _Persisted]] = {}
     _registry_lock: ClassVar[threading.Lock] = threading.Lock()
 
@@ -149,8 +153,9 @@ class ModelStore:
         return self._state.dim
 
     @property
-    def path(self) -> str | None:
-        return self._path
+    def path(self) -> str:
+        """The registered path; empty for a model made directly, not by ``create``."""
+        return self._path or ""
 
     # -- the contract ----------------------------------------------------------------
 

@@ -105,6 +105,9 @@ class WarmTierStore:
     one matrix-vector product over all slots; ``open`` checks every slot's crc32.
     """
 
+    #: After a kill no completed operation is lost and the one in flight is all or
+    #: nothing (the contract's stronger promise; see warmtier.testing.subject).
+    crash_promise: ClassVar[str] = "no-loss"
     failpoint_names: ClassVar[tuple[str, ...]] = (
         "put.after_alloc",
         "put.after_content",

@@ -19,18 +19,18 @@ import pytest
 from warmtier.records import Record
 from warmtier.testing.concurrency_plugin import ReplayHint
 from warmtier.testing.panics import Unreached, inject_once
-from warmtier.testing.plugin import load_store_class, store_spec
+from warmtier.testing.plugin import subject_of
 from warmtier.testing.races import dump_stacks
 from warmtier.testing.witness import DIM, check_store, expected, value, whole
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "failpoint_name" in metafunc.fixturenames:
-        cls = load_store_class(store_spec(metafunc.config))
-        names = tuple(getattr(cls, "failpoint_names", ()))
+        subject = subject_of(metafunc.config)
+        names = subject.failpoint_names
         metafunc.parametrize(
             "failpoint_name", names or [pytest.param("-", marks=pytest.mark.skip(
-                reason=f"{cls.__name__} declares no failpoints"))]
+                reason=f"{subject.spec} declares no failpoints"))]
         )
 
 

@@ -4,13 +4,12 @@ kill harness in a scratch directory."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-from warmtier.store import WarmTierStore
 from warmtier.testing.crash.kills import KillHarness
 from warmtier.testing.plugin import store_spec as _spec
+from warmtier.testing.subject import Subject
 
 
 @pytest.fixture(scope="session")
@@ -20,11 +19,11 @@ def store_spec(pytestconfig: pytest.Config) -> str:
 
 
 @pytest.fixture(scope="session")
-def reference_promises(store_class: type[Any]) -> bool:
-    """Whether the store under test makes the reference store's stronger crash promises
-    (no completed operation lost, the in-flight one all or nothing): the reference store
-    and every subclass of it, the bug zoo included."""
-    return issubclass(store_class, WarmTierStore)
+def reference_promises(subject: Subject) -> bool:
+    """Whether the store under test declares the stronger crash promise (no completed
+    operation lost, the in-flight one all or nothing): the reference store, its
+    subclasses (the bug zoo), and any store whose class declares it."""
+    return subject.no_loss
 
 
 @pytest.fixture

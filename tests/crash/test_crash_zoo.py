@@ -15,7 +15,7 @@ from tests.zoo.registry import members
 from warmtier.testing.crash.faults import inject_exception
 from warmtier.testing.crash.kills import KillHarness, census, random_points, systematic_points
 from warmtier.testing.crash.powerloss import PowerLossRun
-from warmtier.testing.crash.workload import load_store_class
+from warmtier.testing.subject import load_store_class
 
 pytestmark = [pytest.mark.reference_only, pytest.mark.slow]
 

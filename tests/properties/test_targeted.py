@@ -18,7 +18,7 @@ from warmtier.model import ModelStore
 from warmtier.records import Record
 from warmtier.testing import compare
 from warmtier.testing import strategies as S
-from warmtier.testing.machines import fast_workdir
+from warmtier.testing.subject import scratch_root
 
 DIM = 4
 
@@ -26,7 +26,7 @@ DIM = 4
 @contextmanager
 def fresh_store(store_class: type[Any], **options: Any) -> Iterator[tuple[Any, str]]:
     """A new store in a new directory, closed and deleted afterwards."""
-    base = tempfile.mkdtemp(prefix="warmtier-targeted-", dir=fast_workdir())
+    base = tempfile.mkdtemp(prefix="warmtier-targeted-", dir=scratch_root())
     path = os.path.join(base, "store")
     store = store_class.create(path, dim=DIM, **options)
     try:

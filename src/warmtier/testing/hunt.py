@@ -8,18 +8,17 @@ planted bug, and how fast.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from warmtier.testing.contract import close_quietly
 from warmtier.testing.panics import Unreached, inject_once
 from warmtier.testing.program import RaceProgram
 from warmtier.testing.races import run_race
 from warmtier.testing.scheduler import Scheduler, make_strategy
 
-__all__ = ["Catch", "close_quietly", "hunt_barrier", "hunt_panic", "hunt_schedule"]
+__all__ = ["Catch", "hunt_barrier", "hunt_panic", "hunt_schedule"]
 
 StoreFactory = Callable[[], Any]
 
@@ -36,18 +35,6 @@ class Catch:
     def summary(self) -> str:
         seed = "" if self.seed is None else f" (seed {self.seed})"
         return f"{self.technique}: caught after {self.runs} run(s){seed}"
-
-
-def close_quietly(store: Any, wait: float = 2.0) -> None:
-    """Close ``store`` on a helper thread; give up after ``wait`` s (a leaked lock)."""
-
-    def close() -> None:
-        with contextlib.suppress(Exception):
-            store.close()
-
-    thread = threading.Thread(target=close, name="close-quietly", daemon=True)
-    thread.start()
-    thread.join(wait)
 
 
 def _first_line(text: str, limit: int = 300) -> str:
@@ -69,7 +56,7 @@ def hunt_barrier(make: StoreFactory, tries: int, timeout: float = 10.0) -> Catch
             if problem:
                 return Catch("barrier", run, None, _first_line(problem))
         finally:
-            close_quietly(store)
+            close_quietly(store, wait=2.0)
     return None
 
 
@@ -96,7 +83,7 @@ def hunt_schedule(
             if problem:
                 return Catch(f"scheduler/{strategy}", run, seed, _first_line(problem))
         finally:
-            close_quietly(store)
+            close_quietly(store, wait=2.0)
     return None
 
 
@@ -111,5 +98,5 @@ def hunt_panic(make: StoreFactory, names: Iterable[str]) -> Catch | None:
         except Exception as exc:
             return Catch("panic injection", run, None, f"at {name}: {_first_line(str(exc))}")
         finally:
-            close_quietly(store)
+            close_quietly(store, wait=2.0)
     return None

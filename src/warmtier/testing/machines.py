@@ -52,41 +52,21 @@ from warmtier.errors import (
 )
 from warmtier.model import ModelStore
 from warmtier.records import Record
-from warmtier.store import WarmTierStore
 from warmtier.testing import compare
 from warmtier.testing import strategies as S
 from warmtier.testing.compare import ReplayContext, StoreMismatch
+from warmtier.testing.subject import KNOWN_CREATE_OPTIONS, Subject, scratch_root
 from warmtier.validation import DEFAULT_MAX_CONTENT
 
 __all__ = [
     "AllocatorMachine",
     "StoreMachineBase",
     "allocator_machine",
-    "fast_workdir",
     "run_machine",
     "store_machine",
 ]
 
-_CREATE_OPTIONS = (
-    "initial_capacity", "initial_content_bytes", "max_content", "max_slots", "max_content_bytes",
-)
 _BLOB_NOTE = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
-
-
-TMPDIR_ENV = "WARMTIER_MACHINE_TMPDIR"
-
-
-def fast_workdir() -> str | None:
-    """Where machines put their store directories: ``$WARMTIER_MACHINE_TMPDIR``, else
-    ``/dev/shm`` when it is a writable directory (fsync is free on tmpfs, and the
-    machines test logic, not disks), else None (the system temp directory)."""
-    chosen = os.environ.get(TMPDIR_ENV)
-    if chosen:
-        return chosen
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK):
-        return shm
-    return None
 
 
 def event(value: str) -> None:
@@ -117,15 +97,9 @@ def counted(function: F) -> F:
 
 
 def supported_create_options(store_class: type[Any]) -> tuple[str, ...]:
-    """The options of :func:`strategies.create_options` that ``store_class.create`` takes
-    by name (or through ``**options``)."""
-    try:
-        params = inspect.signature(store_class.create).parameters
-    except (TypeError, ValueError):
-        return ()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return _CREATE_OPTIONS
-    return tuple(name for name in _CREATE_OPTIONS if name in params)
+    """The options of :func:`strategies.create_options` that ``store_class.create`` takes."""
+    taken = Subject.of(store_class).create_options
+    return tuple(name for name in KNOWN_CREATE_OPTIONS if name in taken)
 
 
 def _describe_embedding(values: Any) -> list[str]:
@@ -174,7 +148,7 @@ class StoreMachineBase(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dir = tempfile.mkdtemp(prefix="warmtier-machine-", dir=self.workdir or fast_workdir())
+        self.dir = tempfile.mkdtemp(prefix="warmtier-machine-", dir=self.workdir or scratch_root())
         self.path = os.path.join(self.dir, "store")
         self.store: Any = None
         self.model = ModelStore(self.dim)
@@ -192,7 +166,7 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.durable_state: dict[str, Record] = {}
         self.since_durable: list[tuple[str, Any]] = []
         #: The reference store's promise: an abandoned object loses nothing completed.
-        self.exact_after_abandon = issubclass(self.store_class, (WarmTierStore, ModelStore))
+        self.exact_after_abandon = Subject.of(self.store_class).no_loss
         self.freed_sizes: list[int] = []
         self.history: dict[str, list[Record]] = {}
         self.verify_all = True

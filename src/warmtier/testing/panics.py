@@ -15,6 +15,7 @@ from typing import Any
 
 from warmtier import failpoints
 from warmtier.records import Record
+from warmtier.testing.contract import snapshot
 from warmtier.testing.races import dump_stacks
 from warmtier.testing.witness import check_store, expected, value
 
@@ -65,11 +66,6 @@ def _remove(id: str) -> Op:
         model.pop(id, None)
 
     return f"remove({id!r})", lambda s: s.remove(id), apply
-
-
-def snapshot(store: Any, prefix: str) -> Model:
-    """Every record whose id starts with ``prefix``."""
-    return {id: store.get(id) for id in store.ids() if id.startswith(prefix)}
 
 
 def assert_promptly_usable(store: Any, replay: str = "", wait: float = 10.0) -> None:

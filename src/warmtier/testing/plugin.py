@@ -1,15 +1,15 @@
-"""The pytest plugin every suite shares: which store class is under test, and fixtures.
+"""The pytest plugin every suite shares: the store under test (one :class:`Subject`),
+and what each test may demand of it.
 
-``--warmtier-store=package.module:Class`` (or ``WARMTIER_STORE``) selects the class;
-tests marked ``reference_only`` are skipped, with a reason, for any other class, and
-tests marked ``persistent`` (they kill processes or cut power under the store's files)
-are skipped for a store that keeps its state in memory (see :func:`is_in_memory`).
+``--warmtier-store=package.module:Class`` (or ``WARMTIER_STORE``) selects the class.
+Tests marked ``reference_only`` are skipped, with a reason, for any other class; tests
+marked ``persistent`` (they kill processes or cut power under the store's files) are
+skipped for a store that keeps its state in memory; a test marked ``promise(name)`` is a
+strict expected failure for a store that declares ``name`` among its ``known_gaps``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,34 +17,15 @@ from typing import Any
 
 import pytest
 
-REFERENCE_STORE = "warmtier.store:WarmTierStore"
-STORE_ENV = "WARMTIER_STORE"
-
-
-def load_store_class(spec: str) -> type[Any]:
-    """Import ``package.module:Class``; raise a UsageError that says how to fix a bad spec."""
-    module_name, sep, class_name = spec.partition(":")
-    if not sep or not module_name or not class_name:
-        raise pytest.UsageError(
-            f"--warmtier-store={spec!r}: expected 'package.module:Class', "
-            f"for example {REFERENCE_STORE!r}"
-        )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise pytest.UsageError(
-            f"--warmtier-store={spec!r}: cannot import {module_name!r} ({exc}); "
-            "is it installed or on PYTHONPATH?"
-        ) from exc
-    cls = getattr(module, class_name, None)
-    if cls is None:
-        raise pytest.UsageError(f"--warmtier-store={spec!r}: {module_name} has no {class_name!r}")
-    for name in ("create", "open"):
-        if not callable(getattr(cls, name, None)):
-            raise pytest.UsageError(
-                f"--warmtier-store={spec!r}: {class_name} lacks the classmethod {name}()"
-            )
-    return cls  # type: ignore[no-any-return]
+from warmtier.testing.contract import close_quietly
+from warmtier.testing.subject import (
+    GAPS,
+    REFERENCE_STORE,
+    SIZING_HINTS,
+    STORE_ENV,
+    Subject,
+    SubjectError,
+)
 
 
 def store_spec(config: pytest.Config) -> str:
@@ -53,20 +34,16 @@ def store_spec(config: pytest.Config) -> str:
     return str(value or os.environ.get(STORE_ENV) or REFERENCE_STORE)
 
 
+def subject_of(config: pytest.Config) -> Subject:
+    """The store under test, resolved once; a bad spec is a usage error saying why."""
+    try:
+        return Subject.resolve(store_spec(config))
+    except SubjectError as exc:
+        raise pytest.UsageError(f"--warmtier-store: {exc}") from exc
+
+
 def is_reference_spec(spec: str) -> bool:
     return spec == REFERENCE_STORE
-
-
-def is_in_memory(store_class: type[Any]) -> bool:
-    """Whether a store class keeps its state in memory only: its ``in_memory`` class
-    attribute when it has one, else True for :class:`warmtier.model.ModelStore` and its
-    subclasses (whose reopen is a process-wide registry, lost with the process)."""
-    flag = getattr(store_class, "in_memory", None)
-    if flag is not None:
-        return bool(flag)
-    from warmtier.model import ModelStore
-
-    return issubclass(store_class, ModelStore)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,51 +68,61 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    spec = store_spec(config)
-    if is_reference_spec(spec):
-        return
-    skip = pytest.mark.skip(
-        reason=f"inspects the reference store's internals; store under test is {spec}"
-    )
-    in_memory: bool | None = None
+    subject = subject_of(config)
     for item in items:
-        if "reference_only" in item.keywords:
-            item.add_marker(skip)
-        elif "persistent" in item.keywords:
-            if in_memory is None:
-                in_memory = is_in_memory(load_store_class(spec))
-            if in_memory:
-                item.add_marker(pytest.mark.skip(
-                    reason=f"needs a store with files; {spec} keeps its state in memory "
-                    "(its reopen is a registry in this process, which a kill loses)"
-                ))
+        if "reference_only" in item.keywords and not subject.is_reference:
+            item.add_marker(pytest.mark.skip(
+                reason="inspects the reference store's internals; store under test is "
+                f"{subject.spec}"))
+        elif "persistent" in item.keywords and subject.in_memory:
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs a store with files; {subject.spec} keeps its state in memory "
+                "(its reopen is a registry in this process, which a kill loses)"))
+        for mark in item.iter_markers("promise"):
+            gap = mark.args[0]
+            if gap not in GAPS:
+                raise pytest.UsageError(f"{item.nodeid}: promise({gap!r}) is not one of "
+                                        f"{sorted(GAPS)}")
+            if gap in subject.known_gaps:
+                item.add_marker(pytest.mark.xfail(
+                    strict=True, reason=f"{subject.spec} declares the known gap {gap!r}: "
+                    f"{subject.known_gaps[gap]}"))
 
 
 @pytest.fixture(scope="session")
-def store_class(pytestconfig: pytest.Config) -> type[Any]:
+def subject(pytestconfig: pytest.Config) -> Subject:
+    """The store under test: what it is, takes and declares."""
+    return subject_of(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def store_class(subject: Subject) -> type[Any]:
     """The store class under test."""
-    return load_store_class(store_spec(pytestconfig))
+    return subject.cls
 
 
 @pytest.fixture(scope="session")
-def is_reference_store(pytestconfig: pytest.Config) -> bool:
-    return is_reference_spec(store_spec(pytestconfig))
+def is_reference_store(subject: Subject) -> bool:
+    return subject.is_reference
 
 
 @pytest.fixture
-def make_store(store_class: type[Any], tmp_path: Path) -> Iterator[Callable[..., Any]]:
+def make_store(subject: Subject, tmp_path: Path) -> Iterator[Callable[..., Any]]:
     """``make_store(dim=8, **options)`` creates a fresh store in a new directory; all are
-    closed at teardown."""
+    closed at teardown. Sizing hints the store does not take are dropped; a test that
+    needs another option the store does not take is skipped, naming it."""
     made: list[Any] = []
     counter = iter(range(1_000_000))
 
     def factory(dim: int = 8, **options: Any) -> Any:
+        missing = sorted(set(options) - set(subject.create_options) - set(SIZING_HINTS))
+        if missing:
+            pytest.skip(f"{subject.spec}.create takes no {', '.join(missing)}")
         path = tmp_path / f"store-{next(counter)}"
-        store = store_class.create(path, dim=dim, **options)
+        store = subject.create(path, dim, **options)
         made.append(store)
         return store
 
     yield factory
     for store in made:
-        with contextlib.suppress(Exception):
-            store.close()
+        close_quietly(store)

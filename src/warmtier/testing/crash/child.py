@@ -19,12 +19,11 @@ from typing import Any
 from warmtier import failpoints
 from warmtier.testing.crash.oracle import OracleWriter
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import apply, load_store_class, make_store, operations
+from warmtier.testing.crash.workload import apply, make_store, operations
+from warmtier.testing.subject import Subject
 
 __all__ = ["KindTracker", "main", "run_workload"]
 
-STORE_ENV = "WARMTIER_STORE"
-REFERENCE = "warmtier.store:WarmTierStore"
 
 
 def _die() -> None:
@@ -133,7 +132,7 @@ def _serve() -> None:
             try:
                 os.setsid()
                 try:
-                    cls = load_store_class(request["spec"])
+                    cls = Subject.resolve(request["spec"]).cls
                 except BaseException:
                     OracleWriter(request["oracle"]).error(traceback.format_exc())
                     raise
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     _, directory, oracle, seed, count, point = args
-    cls = load_store_class(os.environ.get(STORE_ENV) or REFERENCE)
+    cls = Subject.from_env().cls
     run_workload(cls, directory, oracle, int(seed), int(count), KillPoint.parse(point))
     return 0  # not reached
 

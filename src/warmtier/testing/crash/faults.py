@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from warmtier import failpoints
+from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import diff_states, run_check
-from warmtier.testing.crash.kills import ROUND_OPS, close_quietly, keep_working
+from warmtier.testing.crash.kills import ROUND_OPS, keep_working
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import States, apply, make_store, operations, snapshot
+from warmtier.testing.crash.workload import States, apply, make_store, operations
 
 __all__ = ["GROWTH_FAILPOINTS", "FaultOutcome", "enospc", "inject_exception", "lock_is_free"]
 

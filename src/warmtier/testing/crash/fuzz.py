@@ -23,9 +23,9 @@ import numpy as np
 from hypothesis import strategies as st
 
 from warmtier.errors import CorruptionError
+from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import run_check
-from warmtier.testing.crash.kills import close_quietly
-from warmtier.testing.crash.workload import DIM, apply, make_store, operations, snapshot
+from warmtier.testing.crash.workload import DIM, apply, make_store, operations
 
 __all__ = [
     "KINDS",

@@ -8,7 +8,6 @@ points (first, second and last hit of every failpoint in every kind that reaches
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import os
@@ -26,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from warmtier import failpoints
+from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import diff_states, kill_problems, run_check
 from warmtier.testing.crash.oracle import Progress, read_oracle
 from warmtier.testing.crash.points import KillPoint
@@ -34,11 +34,10 @@ from warmtier.testing.crash.workload import (
     State,
     States,
     apply,
-    load_store_class,
     make_store,
     operations,
-    snapshot,
 )
+from warmtier.testing.subject import REFERENCE_STORE, Subject
 
 __all__ = [
     "ROUND_OPS",
@@ -54,13 +53,12 @@ __all__ = [
 
 #: Operations per kill round. Fixed, so ``SEED:POINT`` alone reproduces a round.
 ROUND_OPS = 120
-REFERENCE = "warmtier.store:WarmTierStore"
 
 
 def replay_command(seed: int, point: KillPoint | str, store_spec: str) -> str:
     """The command that reruns one round (or one power-loss crash point)."""
     words = ["nox", "-s", "crash", "--", "--replay", f"{seed}:{point}"]
-    if store_spec != REFERENCE:
+    if store_spec != REFERENCE_STORE:
         words.append(f"--warmtier-store={store_spec}")
     return shlex.join(words)
 
@@ -108,8 +106,9 @@ class KillHarness:
     def __init__(self, store_spec: str, workdir: str | os.PathLike[str], *,
                  strict: bool | None = None, ops: int = ROUND_OPS) -> None:
         self.store_spec = store_spec
-        self.store_class = load_store_class(store_spec)
-        self.strict = (store_spec == REFERENCE) if strict is None else strict
+        subject = Subject.resolve(store_spec)
+        self.store_class = subject.cls
+        self.strict = subject.no_loss if strict is None else strict
         self.ops = ops
         self.workdir = os.fspath(workdir)
         self.rounds = 0
@@ -252,12 +251,6 @@ def keep_working(store: Any, store_class: type[Any], directory: str, state: Stat
         return problems
     finally:
         close_quietly(again)
-
-
-def close_quietly(store: Any) -> None:
-    """Close a store, ignoring what a broken one raises (the check already reported it)."""
-    with contextlib.suppress(Exception):
-        store.close()
 
 
 # -- choosing kill points --------------------------------------------------------------

@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 
 from warmtier import failpoints
+from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import power_loss_problems, run_check
-from warmtier.testing.crash.kills import close_quietly, keep_working, replay_command
+from warmtier.testing.crash.kills import keep_working, replay_command
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import States, apply, make_store, operations, snapshot
+from warmtier.testing.crash.workload import States, apply, make_store, operations
 
 __all__ = [
     "PAGE",

@@ -15,6 +15,8 @@ import numpy as np
 
 from warmtier.model import ModelStore
 from warmtier.records import Record
+from warmtier.testing.contract import snapshot
+from warmtier.testing.subject import Subject
 
 __all__ = [
     "DIM",
@@ -24,7 +26,6 @@ __all__ = [
     "States",
     "apply",
     "create_options",
-    "load_store_class",
     "make_store",
     "operations",
     "snapshot",
@@ -131,16 +132,6 @@ def apply(store: Any, op: Op) -> None:
 State = dict[str, Record]
 
 
-def snapshot(store: Any) -> State:
-    """Every live record of a store, by id, read through the contract."""
-    out: State = {}
-    for ident in store.ids():
-        rec = store.get(ident)
-        if rec is not None:
-            out[ident] = rec
-    return out
-
-
 class States:
     """The model's state after each prefix of a workload: ``states[i]`` is the state
     after operations ``0 .. i-1`` (``states[0]`` is ``initial``)."""
@@ -177,30 +168,13 @@ class States:
 
 
 def create_options(store_class: type[Any]) -> dict[str, Any]:
-    """Creation options that make the reference store (and its subclasses) start tiny, so
-    a short workload grows both files; other stores get ``dim`` alone."""
-    from warmtier.store import WarmTierStore
-
-    options: dict[str, Any] = {"dim": DIM}
-    if isinstance(store_class, type) and issubclass(store_class, WarmTierStore):
-        options.update(initial_capacity=8, initial_content_bytes=4096)
-    return options
+    """Creation options that make a store start tiny, so a short workload grows its files:
+    ``dim``, and the sizing hints the store takes."""
+    hints = Subject.of(store_class).options(initial_capacity=8,
+                                                  initial_content_bytes=4096)
+    return {"dim": DIM, **hints}
 
 
 def make_store(store_class: type[Any], path: str | os.PathLike[str]) -> Any:
     """A fresh store for a crash workload in ``path``."""
     return store_class.create(path, **create_options(store_class))
-
-
-
-def load_store_class(spec: str) -> type[Any]:
-    """Import ``package.module:Class`` (the ``--warmtier-store`` spelling), without pytest."""
-    import importlib
-
-    module_name, sep, class_name = spec.partition(":")
-    if not sep:
-        raise ValueError(f"store spec {spec!r}: expected 'package.module:Class'")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    if not isinstance(cls, type):
-        raise ValueError(f"store spec {spec!r} does not name a class")
-    return cls
