@@ -139,6 +139,7 @@ def test_readers_never_see_a_torn_record_while_writers_rewrite_it(
 
 
 @pytest.mark.parametrize("size", [QUICK, FULL])
+@pytest.mark.promise("linearizable")
 def test_mixed_writers_and_readers_keep_the_store_linearizable(
     make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
     size: str,
@@ -187,6 +188,7 @@ def test_mixed_writers_and_readers_keep_the_store_linearizable(
 
 
 @pytest.mark.parametrize("size", [QUICK, FULL])
+@pytest.mark.promise("linearizable")
 def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(
     make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
     size: str,
@@ -369,6 +371,7 @@ def test_growth_under_writers_never_disturbs_readers(
 
 
 @pytest.mark.parametrize("size", [QUICK, FULL])
+@pytest.mark.promise("scan-consistency")
 def test_scan_during_puts_and_removes_is_weakly_consistent(
     make_store: Factory, latencies: LatencyFactory, race_timeout: float, replay: ReplayHint,
     size: str,

@@ -17,11 +17,13 @@ def factory(store_class: type[Any], root: Path) -> Any:
     return lambda: store_class.create(root / f"s{next(counter)}", dim=DIM)
 
 
+@pytest.mark.promise("linearizable")
 def test_parallel_branches_are_linearizable(store_class: type[Any], tmp_path: Path) -> None:
     concurrent_property(factory(store_class, tmp_path), max_examples=25)()
 
 
 @pytest.mark.slow
+@pytest.mark.promise("linearizable")
 def test_parallel_branches_are_linearizable_over_many_examples(
     store_class: type[Any], tmp_path: Path
 ) -> None:

@@ -49,6 +49,7 @@ def run_seeds(
 
 
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+@pytest.mark.promise("linearizable")
 def test_race_probe_is_correct_under_seeded_schedules(
     make_store: Callable[..., Any],
     schedule_seeds: Callable[[int], list[int]],
@@ -63,6 +64,7 @@ def test_race_probe_is_correct_under_seeded_schedules(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+@pytest.mark.promise("linearizable")
 def test_race_probe_is_correct_under_two_hundred_schedules(
     make_store: Callable[..., Any],
     schedule_seeds: Callable[[int], list[int]],

@@ -69,6 +69,7 @@ def test_an_exception_at_any_hit_of_every_failpoint_leaves_the_call_all_or_nothi
 
 
 @pytest.mark.parametrize("name", GROWTH_FAILPOINTS)
+@pytest.mark.promise("full-disk")
 def test_enospc_while_growing_raises_capacity_error_and_changes_nothing(
         name: str, store_class: type[Any], store_spec: str, crash_workdir: str,
         record: Callable[[str, float], None]) -> None:
@@ -127,6 +128,7 @@ def _fill(path: str) -> int:
 
 
 @pytest.mark.persistent
+@pytest.mark.promise("full-disk")
 def test_a_full_file_system_raises_capacity_error_and_writes_resume_after_space_is_freed(
         small_disk: str, store_class: type[Any]) -> None:
     path = os.path.join(small_disk, "store")

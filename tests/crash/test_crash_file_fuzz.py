@@ -37,6 +37,7 @@ def bases(store_spec: str, store_class: type[Any], crash_workdir: str) -> dict[s
     return _BASES[store_spec]
 
 
+@pytest.mark.promise("corrupt-files")
 def test_mutated_files_open_as_corruption_error_or_a_working_store(
         bases: dict[str, dict[str, bytes]], store_class: type[Any], crash_workdir: str,
         record: Callable[[str, float], None]) -> None:
@@ -55,6 +56,7 @@ def test_mutated_files_open_as_corruption_error_or_a_working_store(
 
 
 @pytest.mark.slow
+@pytest.mark.promise("corrupt-files")
 def test_a_hundred_thousand_mutated_file_sets_open_as_corruption_error_or_a_working_store(
         bases: dict[str, dict[str, bytes]], store_class: type[Any], store_spec: str,
         crash_workdir: str, crash_rounds: int, record: Callable[[str, float], None]) -> None:

@@ -53,6 +53,7 @@ def test_the_crash_workload_reaches_every_declared_failpoint(
         "the systematic kills cannot cover them: extend warmtier.testing.crash.workload")
 
 
+@pytest.mark.promise("kill-recovery")
 def test_a_kill_at_the_first_hit_of_every_failpoint_in_every_operation_kind_recovers(
         harness: KillHarness, failpoint_census: tuple[dict[tuple[str, str], int], float],
         record: Callable[[str, float], None]) -> None:
@@ -67,6 +68,7 @@ def test_a_kill_at_the_first_hit_of_every_failpoint_in_every_operation_kind_reco
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", SYSTEMATIC_SEEDS)
+@pytest.mark.promise("kill-recovery")
 def test_a_kill_at_the_first_second_and_last_hit_of_every_failpoint_recovers(
         seed: int, harness: KillHarness, store_class: type[Any], crash_workdir: str,
         failpoint_census: tuple[dict[tuple[str, str], int], float],
@@ -87,6 +89,7 @@ def _random_rounds(store_class: type[Any], crash_workdir: str, base_seed: int,
 
 
 @pytest.mark.persistent
+@pytest.mark.promise("kill-recovery")
 def test_kills_at_random_points_recover_a_promised_state(
         harness: KillHarness, store_class: type[Any], crash_workdir: str,
         record: Callable[[str, float], None]) -> None:
@@ -99,6 +102,7 @@ def test_kills_at_random_points_recover_a_promised_state(
 
 @pytest.mark.persistent
 @pytest.mark.slow
+@pytest.mark.promise("kill-recovery")
 def test_thousands_of_kills_at_random_points_recover_a_promised_state(
         harness: KillHarness, store_class: type[Any], crash_workdir: str, crash_rounds: int,
         record: Callable[[str, float], None]) -> None:

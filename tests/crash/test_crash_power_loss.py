@@ -44,6 +44,7 @@ def _assert_clean(result: PowerLossResult) -> None:
 
 @pytest.mark.persistent
 @pytest.mark.parametrize("seed", QUICK_SEEDS)
+@pytest.mark.promise("power-loss")
 def test_power_cut_images_at_every_crash_point_keep_the_power_loss_promise(
         seed: int, store_class: type[Any], store_spec: str, crash_workdir: str,
         record: Callable[[str, float], None]) -> None:
@@ -52,6 +53,7 @@ def test_power_cut_images_at_every_crash_point_keep_the_power_loss_promise(
 
 @pytest.mark.persistent
 @pytest.mark.slow
+@pytest.mark.promise("power-loss")
 def test_power_cut_images_of_many_workloads_keep_the_power_loss_promise(
         store_class: type[Any], store_spec: str, crash_workdir: str, crash_rounds: int,
         record: Callable[[str, float], None]) -> None:

@@ -62,6 +62,7 @@ def test_reopen_after_close_returns_every_record(store_class: Any, tmp_path: Pat
         assert len(s) == len(expected) == 200
 
 
+@pytest.mark.promise("locking")
 def test_a_second_open_of_an_open_store_is_locked_out(store_class: Any, tmp_path: Path) -> None:
     path = tmp_path / "s"
     with store_class.create(path, dim=4) as s:
