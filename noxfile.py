@@ -25,7 +25,9 @@ def install(session: nox.Session, *extras: str) -> None:
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The CI gate: unit tests, the `ci` property profile, and the quick parts of every suite."""
+    """The CI gate: unit tests, the `ci` property profile, and the quick parts of every
+    suite against the reference store; then the quick subsets against the model, both
+    engine adapters and their unsafe variants (`nox -s engines`)."""
     install(session, "test")
     session.run(
         "pytest",
@@ -39,6 +41,17 @@ def tests(session: nox.Session) -> None:
         *session.posargs,
         env={"WARMTIER_HYPOTHESIS_PROFILE": "ci"},
     )
+    if not session.posargs:  # the same quick subsets against the other subjects
+        session.run("python", "-m", "warmtier.testing.engine_matrix", "--skip", "reference")
+
+
+@nox.session(python=PYTHON)
+def engines(session: nox.Session) -> None:
+    """The quick subset of every suite against every subject (the reference store, the
+    model, the SQLite and LMDB adapters, and their deliberately unsafe variants); prints
+    the results table of docs/any-store.md. `-- --only sqlite --markdown FILE`."""
+    install(session, "test")
+    session.run("python", "-m", "warmtier.testing.engine_matrix", *session.posargs)
 
 
 @nox.session(python=PYTHON)
