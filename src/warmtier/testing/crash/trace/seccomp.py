@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from warmtier.testing.crash.trace.syscalls import Arch
 
-__all__ = ["CONDITIONS", "assemble", "install"]
+__all__ = ["CONDITIONS", "EQUALS", "assemble", "install"]
 
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06
 _RET_ALLOW, _RET_TRACE = 0x7FFF0000, 0x7FF00000
@@ -32,6 +32,10 @@ CONDITIONS: dict[str, tuple[int, int, int]] = {
     "mmap": (3, _MAP_SHARED, _MAP_ANONYMOUS),
 }
 
+#: Syscalls traced only when an argument equals one of some values: fcntl only when it
+#: duplicates a descriptor (F_DUPFD, F_DUPFD_CLOEXEC).
+EQUALS: dict[str, tuple[int, tuple[int, ...]]] = {"fcntl": (1, (0, 1030))}
+
 Insn = tuple[int, str | int, str | int, int]  # code, jump-if-true, jump-if-false, k
 
 
@@ -43,15 +47,19 @@ def _program(arch: Arch, names: Iterable[str]) -> list[Insn | str]:
         prog.append((_JGE, "allow", 0, arch.x32_bit))
     wanted = sorted(n for n in set(names) if n in arch.numbers)
     for name in wanted:
-        target = f"if-{name}" if name in CONDITIONS else "trace"
+        target = f"if-{name}" if name in CONDITIONS or name in EQUALS else "trace"
         prog.append((_JEQ, target, 0, arch.numbers[name]))
-    prog += ["allow", (_RET, 0, 0, _RET_ALLOW), "trace", (_RET, 0, 0, _RET_TRACE)]
-    for name in wanted:
+    prog.append((_RET, 0, 0, _RET_ALLOW))
+    for name in wanted:  # jumps only go forward: the shared returns come last
         if name in CONDITIONS:
             index, some, none = CONDITIONS[name]
             prog += [f"if-{name}", (_LD_ABS, 0, 0, _arg(index)), (_JSET, 0, "allow", some)]
             prog.append((_JSET, "allow", "trace", none) if none else (_RET, 0, 0, _RET_TRACE))
-    return prog
+        elif name in EQUALS:
+            index, values = EQUALS[name]
+            prog += [f"if-{name}", (_LD_ABS, 0, 0, _arg(index))]
+            prog += [(_JEQ, "trace", 0, v) for v in values] + [(_RET, 0, 0, _RET_ALLOW)]
+    return [*prog, "allow", (_RET, 0, 0, _RET_ALLOW), "trace", (_RET, 0, 0, _RET_TRACE)]
 
 
 def assemble(arch: Arch, names: Iterable[str]) -> bytes:

@@ -63,6 +63,7 @@ TABLE: Mapping[str, tuple[int, int | None]] = {
     "dup": (32, 23),
     "dup2": (33, None),
     "dup3": (292, 24),
+    "fcntl": (72, 25),  # F_DUPFD and F_DUPFD_CLOEXEC only
 }
 
 #: What each syscall is, for the decoder's dispatch.
@@ -78,6 +79,7 @@ KIND: Mapping[str, str] = {
     "write": "write", "pwrite64": "write", "writev": "write", "pwritev": "write",
     "pwritev2": "write", "copy_file_range": "write", "sendfile": "write",
     "mmap": "mmap", "close": "close", "dup": "dup", "dup2": "dup", "dup3": "dup",
+    "fcntl": "dup",
 }
 
 
