@@ -40,3 +40,12 @@ def record(record_property: Callable[[str, object], None]) -> Callable[[str, flo
         record_property(f"crash: {name}", value)
 
     return add
+
+
+@pytest.fixture
+def announced_seed(crash_seed: int, record_property: Callable[[str, object], None]) -> int:
+    """The run's crash seed, printed before the test runs (shown with ``-s`` and beside a
+    failure) and kept with its report (``--junitxml``): repeat with ``--crash-seed``."""
+    print(f"crash seed {crash_seed} (repeat with --crash-seed={crash_seed})")
+    record_property("crash seed", crash_seed)
+    return crash_seed

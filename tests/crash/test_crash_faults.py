@@ -1,25 +1,28 @@
 """Faults around a live store: an exception escaping a mutation at any failpoint, and a
 full disk while the files grow, leave the failed call all-or-nothing (a full disk:
-nothing), check() true, no lock held, and the store working."""
+nothing), check() true, no lock held, and the store working. The store runs in an
+isolated child: a store killed by a signal (an mmap store on a full disk gets SIGBUS) is a
+failure naming the signal, the kept files and the replay command."""
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import os
 import subprocess
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
 import pytest
 
 from warmtier.errors import CapacityError
-from warmtier.testing.crash.checks import run_check
-from warmtier.testing.crash.faults import GROWTH_FAILPOINTS, enospc, inject_exception
+from warmtier.testing.crash.faults import (
+    GROWTH_FAILPOINTS,
+    enospc,
+    full_disk_problems,
+    inject_exception,
+)
+from warmtier.testing.crash.isolate import Isolated, run_isolated
 from warmtier.testing.crash.kills import census, replay_command, systematic_points
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import DIM, snapshot
 
 SEEDS = (1, 2, 3)
 
@@ -29,13 +32,14 @@ def _needs_failpoints(store_class: type[Any]) -> None:
         pytest.skip("the store declares no failpoints (failpoint_names is empty)")
 
 
-def _sweep(store_class: type[Any], store_spec: str, crash_workdir: str, seed: int,
-           points: list[KillPoint], record: Callable[[str, float], None],
-           **options: Any) -> None:
+def _sweep(store_class: type[Any], store_spec: str, seed: int, points: list[KillPoint],
+           record: Callable[[str, float], None], **options: Any) -> None:
     failures = []
     fired = 0
-    for point in points:
-        outcome = inject_exception(store_class, crash_workdir, seed, point, **options)
+    with Isolated() as worker:
+        outcomes = [(point, inject_exception(store_class, seed, point, worker=worker,
+                                             **options)) for point in points]
+    for point, outcome in outcomes:
         fired += outcome.fired
         if outcome.problems:
             failures.append(f"seed {seed}, fault at {point} "
@@ -54,8 +58,7 @@ def test_an_exception_at_the_first_hit_of_every_failpoint_leaves_the_call_all_or
         record: Callable[[str, float], None]) -> None:
     _needs_failpoints(store_class)
     hits, _ = census(store_class, SEEDS[0], workdir=crash_workdir)
-    _sweep(store_class, store_spec, crash_workdir, SEEDS[0],
-           systematic_points(hits, nth=False), record)
+    _sweep(store_class, store_spec, SEEDS[0], systematic_points(hits, nth=False), record)
 
 
 @pytest.mark.slow
@@ -65,7 +68,7 @@ def test_an_exception_at_any_hit_of_every_failpoint_leaves_the_call_all_or_nothi
         record: Callable[[str, float], None]) -> None:
     _needs_failpoints(store_class)
     hits, _ = census(store_class, seed, workdir=crash_workdir)
-    _sweep(store_class, store_spec, crash_workdir, seed, systematic_points(hits), record)
+    _sweep(store_class, store_spec, seed, systematic_points(hits), record)
 
 
 @pytest.mark.parametrize("name", GROWTH_FAILPOINTS)
@@ -80,9 +83,11 @@ def test_enospc_while_growing_raises_capacity_error_and_changes_nothing(
               if fp == name for k in sorted({1, n})]
     assert points, f"the workload never grows through {name}"
     escaped = []
-    for point in points:
-        outcome = inject_exception(store_class, crash_workdir, SEEDS[0], point,
-                                   error=enospc(name), changes_nothing=True)
+    with Isolated() as worker:
+        outcomes = [(point, inject_exception(store_class, SEEDS[0], point, error=enospc(name),
+                                             changes_nothing=True, worker=worker))
+                    for point in points]
+    for point, outcome in outcomes:
         replay = replay_command(SEEDS[0], point.as_kind("enospc"), store_spec)
         assert not outcome.problems, (f"ENOSPC at {point}, seed {SEEDS[0]}:\n  "
                                       + "\n  ".join(outcome.problems) + f"\nreplay: {replay}")
@@ -114,55 +119,13 @@ def small_disk(crash_workdir: str) -> Iterator[str]:
         subprocess.run(["umount", where], capture_output=True, check=False)
 
 
-def _fill(path: str) -> int:
-    """Write a file until the disk is full; its size."""
-    chunk = b"\xff" * 4096
-    written = 0
-    with open(path, "wb", buffering=0) as f:
-        try:
-            while True:
-                written += f.write(chunk)
-        except OSError as exc:
-            assert exc.errno in (errno.ENOSPC, errno.EDQUOT), exc
-    return written
-
-
 @pytest.mark.persistent
-@pytest.mark.promise("full-disk")
 def test_a_full_file_system_raises_capacity_error_and_writes_resume_after_space_is_freed(
-        small_disk: str, store_class: type[Any]) -> None:
-    path = os.path.join(small_disk, "store")
-    store = store_class.create(path, dim=DIM)
-    try:
-        rng = np.random.default_rng(5)
-        for i in range(8):
-            store.put(f"r{i}", rng.standard_normal(DIM), bytes(1000), 0.5)
-        store.flush()
-        filler = os.path.join(small_disk, "filler")
-        _fill(filler)
-        failed = None
-        for i in range(10_000):
-            before = snapshot(store)
-            try:
-                store.put(f"g{i}", rng.standard_normal(DIM), os.urandom(4000), 0.5)
-            except CapacityError as exc:
-                failed = (i, exc)
-                break
-        assert failed is not None, "the store never reported the full disk"
-        i, exc = failed
-        assert snapshot(store) == before, f"the put that failed with {exc} changed the records"
-        assert run_check(store) == []
-        assert store.get("r0") is not None
-        os.unlink(filler)
-        store.put(f"g{i}", np.ones(DIM), os.urandom(4000), 0.5)
-        expected = snapshot(store)
-        store.close()
-        again = store_class.open(path)
-        try:
-            assert run_check(again) == []
-            assert snapshot(again) == expected
-        finally:
-            again.close()
-    finally:
-        with contextlib.suppress(Exception):
-            store.close()
+        small_disk: str, store_class: type[Any], crash_test_replay: str) -> None:
+    outcome = run_isolated(full_disk_problems, small_disk, store_class,
+                           keep=os.path.join(small_disk, "store"))
+    if not outcome.ok:
+        pytest.fail(outcome.report("filling the disk under it", crash_test_replay),
+                    pytrace=False)
+    assert not outcome.value, ("on a full disk:\n  " + "\n  ".join(outcome.value)
+                               + f"\nreplay: {crash_test_replay}")

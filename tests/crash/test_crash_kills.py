@@ -4,7 +4,6 @@ store: a prefix covering the last flush), passes check() and keeps working."""
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import Any
@@ -105,10 +104,11 @@ def test_kills_at_random_points_recover_a_promised_state(
 @pytest.mark.promise("kill-recovery")
 def test_thousands_of_kills_at_random_points_recover_a_promised_state(
         harness: KillHarness, store_class: type[Any], crash_workdir: str, crash_rounds: int,
-        record: Callable[[str, float], None]) -> None:
-    base = random.SystemRandom().getrandbits(32)
+        announced_seed: int, record: Callable[[str, float], None]) -> None:
+    base = announced_seed
     rounds = _random_rounds(store_class, crash_workdir, base, crash_rounds)
     results = run_rounds(harness, rounds, record)
     summary = failure_summary(results)
     if summary:
-        pytest.fail(f"(random base seed {base})\n{summary}", pytrace=False)
+        pytest.fail(f"(random base seed {base}: --crash-seed={base} repeats the rounds)\n"
+                    f"{summary}", pytrace=False)

@@ -26,14 +26,14 @@ def test_replay_reproduces_the_printed_failure(
         bases = base_images(store_class, crash_workdir)
         for i in range(point.number + 1):
             base, muts = loop_case(rng, i, sorted(bases))
-        problems = open_outcome(store_class, apply_mutations(bases[base], muts), crash_workdir)
+        problems = open_outcome(store_class, apply_mutations(bases[base], muts))
         if problems:
             pytest.fail(f"base store {base!r} with {[str(m) for m in muts]}:\n  "
                         + "\n  ".join(problems), pytrace=False)
         return
     if point.kind in ("raise", "enospc"):
         error = enospc(point.name) if point.kind == "enospc" else None
-        outcome = inject_exception(store_class, crash_workdir, seed, point, error=error,
+        outcome = inject_exception(store_class, seed, point, error=error,
                                    changes_nothing=point.kind == "enospc")
         assert outcome.fired, f"seed {seed} never reaches {point}"
         if outcome.problems or (point.kind == "enospc" and outcome.raised is not None

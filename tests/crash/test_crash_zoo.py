@@ -13,6 +13,7 @@ import pytest
 
 from tests.zoo.registry import members
 from warmtier.testing.crash.faults import inject_exception
+from warmtier.testing.crash.isolate import Isolated
 from warmtier.testing.crash.kills import KillHarness, census, random_points, systematic_points
 from warmtier.testing.crash.powerloss import PowerLossRun
 from warmtier.testing.subject import load_store_class
@@ -63,10 +64,11 @@ def _power_loss(spec: str, workdir: str) -> str | None:
 def _faults(spec: str, workdir: str) -> str | None:
     cls = load_store_class(spec)
     hits, _ = census(cls, 1, workdir=workdir)
-    for n, point in enumerate(systematic_points(hits, nth=False), 1):
-        outcome = inject_exception(cls, workdir, 1, point)
-        if outcome.problems:
-            return f"injected fault {n} ({point}): {outcome.problems[0][:120]}"
+    with Isolated() as worker:
+        for n, point in enumerate(systematic_points(hits, nth=False), 1):
+            outcome = inject_exception(cls, 1, point, worker=worker)
+            if outcome.problems:
+                return f"injected fault {n} ({point}): {outcome.problems[0][:120]}"
     return None
 
 

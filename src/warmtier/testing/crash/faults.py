@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import errno
 import os
+import pickle
 import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from warmtier import failpoints
+from warmtier.errors import CapacityError
 from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import diff_states, run_check
+from warmtier.testing.crash.isolate import Isolated, worker_or
 from warmtier.testing.crash.kills import ROUND_OPS, keep_working
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import States, apply, make_store, operations
+from warmtier.testing.crash.workload import DIM, States, apply, make_store, operations
 
-__all__ = ["GROWTH_FAILPOINTS", "FaultOutcome", "enospc", "inject_exception", "lock_is_free"]
+__all__ = ["GROWTH_FAILPOINTS", "FaultOutcome", "enospc", "fill", "full_disk_problems",
+           "inject_exception", "lock_is_free"]
 
 #: The reference store's growth failpoints (inside the code that maps ENOSPC to
 #: CapacityError); another store may declare others.
@@ -58,13 +64,39 @@ class FaultOutcome:
     problems: list[str] = field(default_factory=list)
 
 
-def inject_exception(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
-                     *, error: BaseException | None = None, changes_nothing: bool = False,
-                     ops: int = ROUND_OPS) -> FaultOutcome:
-    """Run the workload of ``seed`` in this process and raise ``error`` (by default an
-    ``InjectedFault``) at ``point`` (an ``fp:NAME:KIND:K`` point) instead of killing.
-    ``changes_nothing``: a failed call must leave the state from before it (the
-    ``CapacityError`` promise), not merely all or nothing."""
+def inject_exception(store_class: type[Any], seed: int, point: KillPoint, *,
+                     error: BaseException | None = None, changes_nothing: bool = False,
+                     ops: int = ROUND_OPS, worker: Isolated | None = None,
+                     replay: str = "") -> FaultOutcome:
+    """Run the workload of ``seed`` in an isolated child (``worker``, else one of its own)
+    and raise ``error`` (by default an ``InjectedFault``) at ``point`` (an
+    ``fp:NAME:KIND:K`` point) instead of killing. ``changes_nothing``: a failed call must
+    leave the state from before it (the ``CapacityError`` promise), not merely all or
+    nothing. A death of the child is a problem naming the signal and ``replay``."""
+    with worker_or(worker) as child:
+        outcome = child.call(_inject_here, store_class, child.workdir, seed, point, error,
+                             changes_nothing, ops)
+    if outcome.ok:
+        result: FaultOutcome = outcome.value
+        return result
+    return FaultOutcome(True, None, [outcome.report(f"running the workload with a fault at "
+                                                    f"{point}", replay)])
+
+
+def _inject_here(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
+                 error: BaseException | None, changes_nothing: bool, ops: int) -> FaultOutcome:
+    """The child's part of :func:`inject_exception` (the escaped exception is sent back
+    as itself when it survives pickling, else as a ``RuntimeError`` naming it)."""
+    outcome = _inject(store_class, workdir, seed, point, error, changes_nothing, ops)
+    try:
+        pickle.loads(pickle.dumps(outcome.raised))
+    except Exception:
+        outcome.raised = RuntimeError(f"{type(outcome.raised).__name__}: {outcome.raised}")
+    return outcome
+
+
+def _inject(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
+            error: BaseException | None, changes_nothing: bool, ops: int) -> FaultOutcome:
     assert point.kind in ("fp", "raise", "enospc"), point
     kind = ["open"]
     seen = [0]
@@ -129,3 +161,62 @@ def _after_fault(store: Any, store_class: type[Any], path: str, states: States, 
     if problems:
         return problems
     return keep_working(store, store_class, path, actual, seed)
+
+
+# -- a real full disk --------------------------------------------------------------------
+
+
+def fill(path: str) -> int:
+    """Write a file until the disk is full; its size."""
+    chunk = b"\xff" * 4096
+    written = 0
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                written += f.write(chunk)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+    return written
+
+
+def full_disk_problems(disk: str, store_class: type[Any], puts: int = 10_000) -> list[str]:
+    """Run in a child (it may die: an mmap store touching a page the full disk cannot
+    back gets SIGBUS): fill the small file system ``disk`` under a store, put until the
+    store reports ``CapacityError``, and check that the failed put changed nothing, the
+    store works, and after freeing space the writes resume and survive a reopen."""
+    path = os.path.join(disk, "store")
+    store = store_class.create(path, dim=DIM)
+    try:
+        rng = np.random.default_rng(5)
+        for i in range(8):
+            store.put(f"r{i}", rng.standard_normal(DIM), bytes(1000), 0.5)
+        store.flush()
+        filler = os.path.join(disk, "filler")
+        fill(filler)
+        for i in range(puts):
+            before = snapshot(store)
+            try:
+                store.put(f"g{i}", rng.standard_normal(DIM), os.urandom(4000), 0.5)
+            except CapacityError as exc:
+                failed = f"{exc}"
+                break
+        else:
+            return ["the store never reported the full disk"]
+        if snapshot(store) != before:
+            return [f"the put that failed with {failed} changed the records"]
+        problems = run_check(store)
+        if problems or store.get("r0") is None:
+            return problems or ["record r0 is gone after the failed put"]
+        os.unlink(filler)
+        store.put(f"g{i}", np.ones(DIM), os.urandom(4000), 0.5)
+        expected = snapshot(store)
+        store.close()
+        again = store_class.open(path)
+        try:
+            problems = run_check(again) + diff_states(expected, snapshot(again))
+        finally:
+            again.close()
+        return problems
+    finally:
+        close_quietly(store)

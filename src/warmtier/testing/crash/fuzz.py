@@ -1,7 +1,8 @@
 """Corrupt files at scale: mutate the files of a populated store and open them.
 
 The only outcomes allowed are ``CorruptionError`` (from ``open`` alone) or a working
-store: ``check()`` passes, every id reads, a put, a close and a reopen work. A mutation
+store: ``check()`` passes, every id reads, a put, a close and a reopen work. The opening
+runs in an isolated child (``isolate``): a store that dies on the files is a failure. A mutation
 is a small value (kind, file, position, size, byte), so Hypothesis can shrink a failing
 list of them and a seeded loop can run a hundred thousand cheaply.
 
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 from warmtier.errors import CorruptionError
 from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import run_check
+from warmtier.testing.crash.isolate import Isolated, worker_or
 from warmtier.testing.crash.workload import DIM, apply, make_store, operations
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "loop_case",
     "mutations",
     "open_outcome",
+    "opened_problems",
     "random_mutations",
 ]
 
@@ -165,42 +168,46 @@ def base_images(store_class: type[Any], workdir: str, seed: int = 0) -> dict[str
         shutil.rmtree(where, ignore_errors=True)
 
 
-def open_outcome(store_class: type[Any], files: dict[str, bytes], workdir: str) -> list[str]:
-    """Open mutated files; the problems if the outcome is neither a clean CorruptionError
-    from ``open`` nor a working store."""
-    where = tempfile.mkdtemp(prefix="fuzz-", dir=workdir)
-    path = os.path.join(where, "store")
-    os.mkdir(path)
+def open_outcome(store_class: type[Any], files: dict[str, bytes], *,
+                 worker: Isolated | None = None, replay: str = "") -> list[str]:
+    """Open mutated files in an isolated child (``worker``, else one of its own); the
+    problems if the outcome is neither a clean CorruptionError from ``open`` nor a working
+    store. A death (SIGBUS, SIGABRT, a hang...) is a problem naming the signal, the kept
+    files and ``replay``."""
+    with worker_or(worker) as child:
+        outcome = child.call_on_files(files, opened_problems, store_class, label="fuzz")
+    if outcome.ok:
+        return list(outcome.value)
+    return [outcome.report("opening the mutated files", replay)]
+
+
+def opened_problems(path: str, store_class: type[Any]) -> list[str]:
+    """The child's part of :func:`open_outcome`: open the files in ``path``, check the
+    store, put, close, reopen."""
     try:
-        for name, data in files.items():
-            with open(os.path.join(path, name), "wb") as f:
-                f.write(data)
+        store = store_class.open(path)
+    except CorruptionError:
+        return []
+    except Exception as exc:
+        return [f"open() raised {type(exc).__name__}: {exc} (only CorruptionError is allowed)"]
+    try:
+        problems = run_check(store)
+        if problems:
+            return ["open() accepted the files but " + problems[0]]
+        state = snapshot(store)
+        store.put("fuzz-probe", np.ones(DIM, np.float32), b"probe", 0.5)
+        store.close()
+        again = store_class.open(path)
         try:
-            store = store_class.open(path)
-        except CorruptionError:
-            return []
-        except Exception as exc:
-            return [f"open() raised {type(exc).__name__}: {exc} (only CorruptionError is allowed)"]
-        try:
-            problems = run_check(store)
-            if problems:
-                return ["open() accepted the files but " + problems[0]]
-            state = snapshot(store)
-            store.put("fuzz-probe", np.ones(DIM, np.float32), b"probe", 0.5)
-            store.close()
-            again = store_class.open(path)
-            try:
-                problems = run_check(again)
-                got = snapshot(again)
-                got.pop("fuzz-probe", None)
-                if got != state:
-                    problems.append("a put, close and reopen changed the other records")
-            finally:
-                again.close()
-            return problems
-        except Exception as exc:
-            return [f"the opened store failed: {type(exc).__name__}: {exc}"]
+            problems = run_check(again)
+            got = snapshot(again)
+            got.pop("fuzz-probe", None)
+            if got != state:
+                problems.append("a put, close and reopen changed the other records")
         finally:
-            close_quietly(store)
+            again.close()
+        return problems
+    except Exception as exc:
+        return [f"the opened store failed: {type(exc).__name__}: {exc}"]
     finally:
-        shutil.rmtree(where, ignore_errors=True)
+        close_quietly(store)

@@ -8,7 +8,8 @@ makes a power-cut image from a capture: each file's durable bytes plus a subset 
 4 KiB pages written since, a file size of either, and each creation, rename or unlink
 since the last directory fsync either done or not. :class:`PowerLossRun` runs a seeded
 workload in this process, captures a crash point at every failpoint hit, around every
-fsync and after every operation, and checks many images of each.
+fsync and after every operation, and checks many images of each, each opened in an
+isolated child (``isolate``), so a store that dies on an image is a reported failure.
 
 Limits, by design: only ``os.fsync``/``os.fdatasync`` count as durability (a store that
 relies on ``msync`` alone looks less durable than it is, so the check is stricter, never
@@ -18,6 +19,7 @@ can lend its old durable bytes to an image of the new file.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -32,6 +34,7 @@ import numpy as np
 from warmtier import failpoints
 from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import power_loss_problems, run_check
+from warmtier.testing.crash.isolate import Isolated, worker_or
 from warmtier.testing.crash.kills import keep_working, replay_command
 from warmtier.testing.crash.points import KillPoint
 from warmtier.testing.crash.workload import States, apply, make_store, operations
@@ -43,6 +46,7 @@ __all__ = [
     "PowerLossRun",
     "adversarial_modes",
     "build_image",
+    "image_problems",
 ]
 
 PAGE = 4096
@@ -284,6 +288,7 @@ class PowerLossRun:
         self._started = 0
         self._checking = False
         self._tracker: DurabilityTracker | None = None
+        self._worker: Isolated | None = None
 
     def _capture(self, label: str) -> None:
         if self._checking or self._tracker is None:
@@ -298,7 +303,17 @@ class PowerLossRun:
         self._seen_captures.add(digest)
         self._pending.append((self._point, cap, self._completed, self._started))
 
-    def run(self) -> PowerLossResult:
+    def run(self, worker: Isolated | None = None) -> PowerLossResult:
+        """Run the workload; every image is opened in ``worker`` (an isolated child; by
+        default one of the run's own)."""
+        with worker_or(worker) as child:
+            self._worker = child
+            try:
+                return self._run()
+            finally:
+                self._worker = None
+
+    def _run(self) -> PowerLossResult:
         directory = tempfile.mkdtemp(prefix=f"pl-{self.seed}-", dir=self.workdir)
         path = os.path.join(directory, "store")
         store = make_store(self.store_class, path)
@@ -379,25 +394,37 @@ class PowerLossRun:
 
     def _check_image(self, image: dict[str, bytes], completed: int, started: int,
                      deep: bool) -> list[str]:
-        where = tempfile.mkdtemp(prefix="img-", dir=self.workdir)
-        path = os.path.join(where, "store")
-        os.mkdir(path)
-        try:
-            for name, data in image.items():
-                with open(os.path.join(path, name), "wb") as f:
-                    f.write(data)
-            try:
-                store = self.store_class.open(path)
-            except Exception as exc:
-                return [f"open() raised {type(exc).__name__}: {exc}"]
-            try:
-                problems = run_check(store)
-                actual = snapshot(store)
-                problems += power_loss_problems(actual, self.states, completed, started)
-                if not problems and deep:
-                    problems += keep_working(store, self.store_class, path, actual, self.seed)
-                return problems
-            finally:
-                close_quietly(store)
-        finally:
-            shutil.rmtree(where, ignore_errors=True)
+        """Open and check one image in the isolated child; a death is a problem naming
+        the signal and the kept image (the replay line follows in the report)."""
+        assert self._worker is not None
+        outcome = self._worker.call_on_files(
+            image, image_problems, self.store_class, self.seed, len(self.ops), completed,
+            started, deep, label=f"power-loss-seed{self.seed}")
+        if outcome.ok:
+            return list(outcome.value)
+        return [outcome.report("opening and checking this image")]
+
+
+@functools.lru_cache(maxsize=4)
+def _states(seed: int, count: int) -> States:
+    return States(list(operations(seed, count)))
+
+
+def image_problems(path: str, store_class: type[Any], seed: int, count: int, completed: int,
+                   started: int, deep: bool) -> list[str]:
+    """The child's part of a power-loss check: open the image in ``path`` (of the workload
+    ``seed``/``count`` cut after ``completed`` of ``started`` operations), check it, and
+    (``deep``) keep working with it."""
+    try:
+        store = store_class.open(path)
+    except Exception as exc:
+        return [f"open() raised {type(exc).__name__}: {exc}"]
+    try:
+        problems = run_check(store)
+        actual = snapshot(store)
+        problems += power_loss_problems(actual, _states(seed, count), completed, started)
+        if not problems and deep:
+            problems += keep_working(store, store_class, path, actual, seed)
+        return problems
+    finally:
+        close_quietly(store)

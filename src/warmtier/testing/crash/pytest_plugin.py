@@ -1,22 +1,28 @@
-"""The crash suite's pytest options and fixtures: rounds, replay, a scratch directory.
+"""The crash suite's pytest options and fixtures: rounds, replay, seed, a scratch directory.
 
 ``--crash-rounds N`` (alias ``--rounds``) sizes the long runs: N random kill rounds,
 N // 50 power-loss workloads, 10 * N file mutations. ``--crash-replay SEED:POINT``
 (alias ``--replay``) reruns one failure as printed, and deselects every other crash test.
+``--crash-seed N`` fixes the seed of every random loop and of the fuzzing Hypothesis test
+(default: ``--hypothesis-seed``, else drawn once per run); it is printed in the header and
+the summary, so any run can be repeated. Inputs that killed an isolated store are kept in
+``reports/crash-inputs/`` (``$WARMTIER_CRASH_INPUTS``).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
+import shlex
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
+from warmtier.testing.crash.isolate import KEEP_ENV
 from warmtier.testing.crash.points import KillPoint, parse_replay
+from warmtier.testing.subject import REFERENCE_STORE, STORE_ENV, scratch_dir
 
-__all__ = ["DEFAULT_ROUNDS", "REPLAY_TEST"]
+__all__ = ["DEFAULT_ROUNDS", "REPLAY_TEST", "replay_test_command"]
 
 #: Random kill rounds of ``nox -s crash`` when ``--crash-rounds`` is not given.
 DEFAULT_ROUNDS = 300
@@ -42,9 +48,61 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SEED:POINT",
         help="rerun one crash failure, as printed on its 'replay:' line",
     )
+    group.addoption(
+        "--crash-seed",
+        dest="crash_seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="seed of the crash suite's random loops and fuzzing (default: "
+        "--hypothesis-seed, else drawn and printed)",
+    )
+
+
+_SEED_KEY = "warmtier_crash_seed"
+
+
+def _draw_seed(config: pytest.Config) -> int:
+    """The run's seed: ``--crash-seed``, the controller's (under xdist), the Hypothesis
+    seed, else a fresh one."""
+    chosen = config.getoption("crash_seed", default=None)
+    if chosen is not None:
+        return int(chosen)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput and _SEED_KEY in workerinput:
+        return int(workerinput[_SEED_KEY])
+    hypothesis_seed = config.getoption("hypothesis_seed", default=None)
+    if hypothesis_seed is not None:
+        try:
+            return int(hypothesis_seed) % (1 << 32)
+        except ValueError:
+            pass
+    return int.from_bytes(os.urandom(4), "little")
+
+
+def crash_seed_of(config: pytest.Config) -> int:
+    """The seed of this run (the same in every xdist worker)."""
+    seed: int = config.stash[_seed_stash]
+    return seed
+
+
+_seed_stash = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker uses the controller's seed."""
+    node.workerinput[_SEED_KEY] = crash_seed_of(node.config)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return (f"warmtier crash seed: {crash_seed_of(config)} "
+            f"(repeat with --crash-seed={crash_seed_of(config)})")
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_seed_stash] = _draw_seed(config)
+    os.environ.setdefault(KEEP_ENV, str(config.rootpath / "reports" / "crash-inputs"))
     raw = config.getoption("crash_replay", default=None)
     if raw:
         try:
@@ -90,12 +148,15 @@ _totals: dict[str, float] = {}
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not _totals:
         return
+    seed = crash_seed_of(terminalreporter.config)
     t = _totals
     parts = [f"{name} {t[name]:.0f}" for name in _COUNTED if name in t and name != "kill seconds"]
     if t.get("kill seconds"):
         parts.append(f"{t.get('kills', 0) / t['kill seconds']:.1f} kills/s")
     terminalreporter.write_sep("-", "warmtier crash totals")
     terminalreporter.write_line(", ".join(parts))
+    terminalreporter.write_line(f"crash seed {seed}: repeat the random loops with "
+                                f"--crash-seed={seed}")
 
 
 @pytest.fixture(scope="session")
@@ -111,11 +172,30 @@ def crash_replay(pytestconfig: pytest.Config) -> tuple[int, KillPoint] | None:
     return parse_replay(str(raw)) if raw else None
 
 
+@pytest.fixture(scope="session")
+def crash_seed(pytestconfig: pytest.Config) -> int:
+    """``--crash-seed``, or the run's seed (printed in the header and the summary)."""
+    return crash_seed_of(pytestconfig)
+
+
+def replay_test_command(nodeid: str, seed: int, store_spec: str) -> str:
+    """The command that reruns one test with the same seed and store."""
+    words = ["python", "-m", "pytest", nodeid, "-p", "no:cacheprovider", f"--crash-seed={seed}"]
+    if store_spec != REFERENCE_STORE:
+        words.append(f"--warmtier-store={store_spec}")
+    return shlex.join(words)
+
+
+@pytest.fixture
+def crash_test_replay(request: pytest.FixtureRequest, crash_seed: int) -> str:
+    """The replay command of the running test (for failure messages)."""
+    spec = os.environ.get(STORE_ENV) or REFERENCE_STORE
+    return replay_test_command(request.node.nodeid, crash_seed, spec)
+
+
 @pytest.fixture
 def crash_workdir() -> Iterator[str]:
     """A scratch directory for crash stores and images: on /dev/shm when there is one
     (kills and images need no real disk, and tmpfs makes them fast), else /tmp."""
-    base = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    where = tempfile.mkdtemp(prefix="warmtier-crash-", dir=base)
-    yield where
-    shutil.rmtree(where, ignore_errors=True)
+    with scratch_dir("warmtier-crash-") as where:
+        yield where
