@@ -47,6 +47,8 @@ ID_FIELD = 256
 _HEADER = struct.Struct("<8sIIIIQQQQQQ")
 _HEADER_CRC = struct.Struct("<I")
 _SEQ = struct.Struct("<Q")  # a slot's seq field, at offset 8
+#: The largest sequence number a store can reach (one per put: 2**63 is out of reach).
+MAX_SEQ = 2**63 - 1
 
 # Slot layout: crc u4, id_len u2, flags u2, seq u8 (the publish), off u8, length u8,
 # confidence f4, pad, norm f8, id[256], then the float32 embedding; padded to 8 bytes.

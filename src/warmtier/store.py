@@ -37,6 +37,7 @@ from warmtier.format import (
     ID_OFFSET,
     LOCK_NAME,
     MAX_DIM,
+    MAX_SEQ,
     SLOT_FIXED,
     Header,
     content_name,
@@ -423,6 +424,9 @@ class WarmTierStore:
         self._live = live_mask
         self._live_bytes = int(self._lengths[live_slots].sum())
         self._next_seq = max(int(seqs.max(initial=0)), header.seq_floor) + 1
+        if self._next_seq > MAX_SEQ:  # 2**63 puts cannot have happened: a damaged counter
+            raise CorruptionError(f"{self._path}: sequence number {self._next_seq - 1} is "
+                                  f"beyond any reachable count ({MAX_SEQ})")
         # Retire what recovery dropped, durably, before anything can reuse the space.
         dead = np.concatenate((torn, np.fromiter(stale, dtype=np.int64, count=len(stale))))
         if len(dead):

@@ -91,6 +91,8 @@ CORRUPTIONS = {
     "slots_file_of_zeros": lambda p: _slots(p).write_bytes(bytes(_slots(p).stat().st_size)),
     "wrong_magic": lambda p: _slots(p).write_bytes(b"NOTASTOR" + _slots(p).read_bytes()[8:]),
     "future_format_version": lambda p: _rewrite_header(p, version=99),
+    # Found by the file fuzzer: open() accepted it and the next put died in struct.pack.
+    "sequence_floor_beyond_reach": lambda p: _rewrite_header(p, seq_floor=2**64 - 1),
     "header_checksum_broken": lambda p: _patch(_slots(p), 20, b"\xff\xff"),
     "random_bytes_everywhere": lambda p: _slots(p).write_bytes(
         random.Random(1).randbytes(_slots(p).stat().st_size)),
@@ -116,6 +118,7 @@ SAYS = {
     "slots_file_of_zeros": "bad magic",
     "wrong_magic": "bad magic b'NOTASTOR'; this is not a warmtier store",
     "future_format_version": "format version 99 is newer than this library's 1",
+    "sequence_floor_beyond_reach": "beyond any reachable count",
     "header_checksum_broken": "header checksum mismatch",
     "random_bytes_everywhere": "bad magic",
     "missing_current": "no CURRENT file; not a warmtier store",
