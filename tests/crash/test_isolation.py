@@ -20,6 +20,7 @@ from warmtier.store import WarmTierStore
 from warmtier.testing.crash.faults import full_disk_problems, inject_exception
 from warmtier.testing.crash.fuzz import base_images, open_outcome
 from warmtier.testing.crash.isolate import KEEP_ENV, Isolated, run_isolated
+from warmtier.testing.crash.kills import KillHarness
 from warmtier.testing.crash.points import KillPoint
 from warmtier.testing.crash.powerloss import PowerLossRun
 
@@ -61,6 +62,17 @@ def test_a_store_that_aborts_on_power_loss_images_fails_the_crash_point_with_the
     report = result.failures[0]
     assert "killed by SIGABRT" in report and "--replay 1:pl:" in report, report
     assert "input kept for inspection in" in report and _kept_dirs(kept), report
+
+
+def test_a_store_that_dies_recovering_from_a_kill_is_a_failed_round_naming_the_signal(
+        kept: Path, crash_workdir: str) -> None:
+    spec = "tests.crash.hostile_stores:AbortOnOpen"
+    with KillHarness(spec, crash_workdir) as harness:
+        result = harness.round(3, KillPoint("op", number=20))
+    text = result.report()
+    assert any("killed by SIGABRT" in p for p in result.problems), text
+    assert any("input kept for inspection in" in p for p in result.problems), text
+    assert _kept_dirs(kept), "the killed store's files were not kept"
 
 
 def test_a_store_killed_while_recovering_from_an_injected_fault_is_a_failure_not_the_end(

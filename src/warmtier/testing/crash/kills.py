@@ -27,6 +27,7 @@ import numpy as np
 from warmtier import failpoints
 from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import diff_states, kill_problems, run_check
+from warmtier.testing.crash.isolate import Isolated
 from warmtier.testing.crash.oracle import Progress, read_oracle
 from warmtier.testing.crash.points import KillPoint
 from warmtier.testing.crash.workload import (
@@ -114,6 +115,9 @@ class KillHarness:
         self.rounds = 0
         self.kills = 0
         self._server: subprocess.Popen[str] | None = None
+        #: Recovery runs here, so a store that dies opening its crashed files is a
+        #: failed round, not a dead test run.
+        self._recovery = Isolated()
 
     # -- the fork server -------------------------------------------------------------
 
@@ -132,6 +136,7 @@ class KillHarness:
         return self._server
 
     def close(self) -> None:
+        self._recovery.close()
         server, self._server = self._server, None
         if server is not None:
             assert server.stdin is not None
@@ -190,28 +195,35 @@ class KillHarness:
             elif not progress.ready:
                 result.problems.append("the child died before its store was created")
             else:
-                result.problems.extend(self._recover_and_check(directory, seed, progress))
+                outcome = self._recovery.call(
+                    recovery_problems, self.store_class, directory, seed, progress,
+                    self.strict, keep=directory)
+                result.problems.extend(outcome.value if outcome.ok else [
+                    outcome.report("recovering the killed store")])
             return result
         finally:
             shutil.rmtree(where, ignore_errors=True)
 
-    def _recover_and_check(self, directory: str, seed: int, progress: Progress) -> list[str]:
-        ops = list(operations(seed, progress.started))
-        states = States(ops)
-        try:
-            store = open_after_crash(self.store_class, directory, seed)
-        except Exception as exc:
-            return [f"open() after the kill raised {type(exc).__name__}: {exc}"]
-        try:
-            problems = run_check(store)
-            actual = snapshot(store)
-            problems += kill_problems(actual, states, progress.completed,
-                                      progress.in_flight is not None, self.strict)
-            if problems:
-                return problems
-            return keep_working(store, self.store_class, directory, actual, seed)
-        finally:
-            close_quietly(store)
+
+def recovery_problems(store_class: type[Any], directory: str, seed: int, progress: Progress,
+                      strict: bool) -> list[str]:
+    """Open the killed store in ``directory`` and judge it against the promise (run in an
+    isolated child: a store may die opening what a kill left)."""
+    states = States(list(operations(seed, progress.started)))
+    try:
+        store = open_after_crash(store_class, directory, seed)
+    except Exception as exc:
+        return [f"open() after the kill raised {type(exc).__name__}: {exc}"]
+    try:
+        problems = run_check(store)
+        actual = snapshot(store)
+        problems += kill_problems(actual, states, progress.completed,
+                                  progress.in_flight is not None, strict)
+        if problems:
+            return problems
+        return keep_working(store, store_class, directory, actual, seed)
+    finally:
+        close_quietly(store)
 
 
 def open_after_crash(store_class: type[Any], directory: str, seed: int) -> Any:
