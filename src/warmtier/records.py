@@ -17,9 +17,10 @@ Embedding = npt.NDArray[np.float32]
 class Record:
     """One stored record. It owns its data: the embedding is a read-only private copy.
 
-    Equality is bit-exact: two records are equal when their ids, contents and
-    confidences are equal and their embeddings have the same bytes (so ``-0.0`` and
-    ``0.0`` differ).
+    Equality is the contract's: ids, contents and confidences (as float32 values, so a
+    confidence of ``-0.0`` equals ``0.0``) equal, and embeddings with the same bytes (so
+    there ``-0.0`` and ``0.0`` differ). It holds against any object with the four fields
+    (another store's record type), so a suite can compare what a store returns directly.
 
     >>> import numpy as np
     >>> Record("a", np.zeros(2, np.float32), b"x", 1.0) == Record("a", [0, 0], b"x", 1.0)
@@ -39,15 +40,20 @@ class Record:
         object.__setattr__(self, "confidence", float(self.confidence))
 
     def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Record):
+        try:
+            other_id, content = other.id, other.content  # type: ignore[attr-defined]
+            confidence, embedding = other.confidence, other.embedding  # type: ignore[attr-defined]
+            emb = np.asarray(embedding)
+            return bool(
+                self.id == other_id
+                and self.content == content
+                and np.float32(self.confidence) == np.float32(confidence)
+                and emb.dtype == np.float32
+                and self.embedding.shape == emb.shape
+                and self.embedding.tobytes() == emb.tobytes()
+            )
+        except (AttributeError, TypeError, ValueError):
             return NotImplemented
-        return (
-            self.id == other.id
-            and self.content == other.content
-            and np.float32(self.confidence).tobytes() == np.float32(other.confidence).tobytes()
-            and self.embedding.shape == other.embedding.shape
-            and self.embedding.tobytes() == other.embedding.tobytes()
-        )
 
     def __hash__(self) -> int:
         return hash((self.id, self.content, self.embedding.tobytes()))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 import shlex
-import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +21,9 @@ from warmtier.model import cosine_scores
 from warmtier.records import Record
 
 __all__ = [
+    "COMPACTION_FIELDS",
     "SCORE_ATOL",
+    "STATS_FIELDS",
     "ReplayContext",
     "StoreMismatch",
     "assert_compaction_consistent",
@@ -32,8 +34,10 @@ __all__ = [
     "assert_stats_match",
     "current_replay",
     "nox_to_pytest_argv",
+    "records_equal",
     "replay_hint",
     "set_replay",
+    "states_equal",
 ]
 
 #: Absolute tolerance on cosine scores: the model computes in float64, a store may use
@@ -137,16 +141,13 @@ def _fail(what: str, expected: Any, actual: Any) -> StoreMismatch:
 # -- records ----------------------------------------------------------------------------
 
 
-def _f64_bits(value: Any) -> bytes:
-    return struct.pack("<d", float(value))
-
-
 def assert_record_matches(actual: Any, expected: Record | None, *, what: str) -> None:
     """``actual`` (a store's Record or None) equals ``expected`` bit for bit.
 
     Compares by field, so another store's own Record type passes if its fields match:
     ``content`` is ``bytes``, ``embedding`` a float32 array with the same bytes (``-0.0``
-    kept), ``confidence`` the same float32.
+    kept), ``confidence`` a float with the same float32 value (the contract makes ``-0.0``
+    and ``0.0`` the same confidence: only embeddings are bit-exact).
     """
     if expected is None:
         if actual is not None:
@@ -182,11 +183,29 @@ def assert_record_matches(actual: Any, expected: Record | None, *, what: str) ->
     if emb.tobytes() != expected.embedding.tobytes():
         raise _fail(f"{what}: embedding differs (compared bit for bit, so -0.0 != 0.0)",
                     expected.embedding.tolist(), emb.tolist())
-    if not isinstance(actual.confidence, float) or _f64_bits(actual.confidence) != _f64_bits(
-        expected.confidence
-    ):
-        raise _fail(f"{what}: wrong confidence (the float32 value put, bit for bit)",
-                    expected.confidence, actual.confidence)
+    # The float32 value of what was put, as a float: compared as a value, so -0.0 == 0.0.
+    want = float(np.float32(expected.confidence))
+    if not isinstance(actual.confidence, float) or float(actual.confidence) != want:
+        raise _fail(f"{what}: wrong confidence (the float32 value put; -0.0 == 0.0)",
+                    want, actual.confidence)
+
+
+def records_equal(actual: Any, expected: Record | None) -> bool:
+    """Whether :func:`assert_record_matches` finds ``actual`` equal to ``expected``: the
+    contract's record equality (a store's own Record type, a confidence ``0.0`` for
+    ``-0.0``), where ``==`` of :class:`~warmtier.records.Record` is bit for bit."""
+    try:
+        assert_record_matches(actual, expected, what="record")
+    except StoreMismatch:
+        return False
+    return True
+
+
+def states_equal(actual: Mapping[str, Any], expected: Mapping[str, Record]) -> bool:
+    """Whether two ``{id: record}`` states hold the same ids with equal records."""
+    return actual.keys() == expected.keys() and all(
+        records_equal(actual[rid], expected[rid]) for rid in expected
+    )
 
 
 def _first_difference(a: bytes, b: bytes) -> int:
@@ -314,15 +333,40 @@ def assert_search_matches(
 # -- stats and compaction ---------------------------------------------------------------
 
 
-def assert_stats_match(stats: Any, expected: Mapping[str, Record]) -> None:
-    """``stats()`` agrees with what the model implies: record count and live content
-    bytes exactly; capacity, allocated bytes and fragmentation consistent with them."""
+#: The fields the contract promises in ``stats()`` and in ``compact()``'s result.
+STATS_FIELDS = ("records", "capacity", "content_live_bytes", "content_allocated_bytes",
+                "fragmentation")
+COMPACTION_FIELDS = ("bytes_before", "bytes_after", "bytes_reclaimed")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def assert_stats_match(stats: Any, expected: Mapping[str, Record], *, reference: bool) -> None:
+    """``stats()`` keeps the contract: its five fields are there, the counts and byte sizes
+    non-negative ints, ``fragmentation`` a float from 0.0 to 1.0. How each is measured is
+    the store's own definition, so only for the reference store (``reference``) are they
+    checked against what the model implies: record count and live content bytes exactly,
+    capacity and allocated bytes consistent with them, and its fragmentation formula
+    ``1 - content_live_bytes / content_allocated_bytes``."""
+    for field in STATS_FIELDS:
+        if not hasattr(stats, field):
+            raise _fail(f"stats() lacks the field {field!r} (the contract names "
+                        f"{', '.join(STATS_FIELDS)})", field, stats)
+    for field in STATS_FIELDS[:-1]:
+        value = getattr(stats, field)
+        if not _is_int(value) or value < 0:
+            raise _fail(f"stats().{field} must be a non-negative int", "an int >= 0", value)
+    frag = stats.fragmentation
+    if (isinstance(frag, bool) or not isinstance(frag, numbers.Real)
+            or not 0.0 <= float(frag) <= 1.0):
+        raise _fail("stats().fragmentation must be a float from 0.0 to 1.0", "0.0 <= x <= 1.0",
+                    frag)
+    if not reference:
+        return
     records = len(expected)
     live = sum(len(r.content) for r in expected.values())
-    for field in ("records", "capacity", "content_live_bytes", "content_allocated_bytes",
-                  "fragmentation"):
-        if not hasattr(stats, field):
-            raise _fail(f"stats() lacks the field {field!r}", field, stats)
     if stats.records != records:
         raise _fail("stats().records != number of live records", records, stats.records)
     if stats.content_live_bytes != live:
@@ -334,27 +378,35 @@ def assert_stats_match(stats: Any, expected: Mapping[str, Record]) -> None:
     if allocated < live:
         raise _fail("stats().content_allocated_bytes is below the live bytes", f">= {live}",
                     allocated)
-    frag = stats.fragmentation
     want = 0.0 if allocated == 0 else 1.0 - live / allocated
-    if not (0.0 <= frag <= 1.0) or abs(frag - want) > 1e-9:
+    if abs(float(frag) - want) > 1e-9:
         raise _fail(
-            "stats().fragmentation != 1 - content_live_bytes / content_allocated_bytes",
+            "stats().fragmentation != 1 - content_live_bytes / content_allocated_bytes "
+            "(the reference store's definition)",
             want,
             frag,
         )
 
 
-def assert_compaction_consistent(result: Any, stats_after: Any) -> None:
-    """``compact()``'s result: ``bytes_after <= bytes_before``, ``bytes_reclaimed`` is the
-    difference, and ``bytes_after`` is the allocated content bytes ``stats()`` reports."""
-    for field in ("bytes_before", "bytes_after", "bytes_reclaimed"):
+def assert_compaction_consistent(result: Any, stats_after: Any, *, reference: bool) -> None:
+    """``compact()``'s result has the contract's three fields, each an int (content space by
+    the store's own measure; a store whose compaction adds overhead may report growth).
+    For the reference store (``reference``) also: ``bytes_after <= bytes_before``,
+    ``bytes_reclaimed`` is the difference, ``bytes_after`` is the allocated content bytes
+    ``stats()`` reports right after, and little of them is left unused."""
+    for field in COMPACTION_FIELDS:
         if not hasattr(result, field):
-            raise _fail(f"compact() result lacks {field!r}", field, result)
+            raise _fail(f"compact() result lacks {field!r} (the contract names "
+                        f"{', '.join(COMPACTION_FIELDS)})", field, result)
+        if not _is_int(getattr(result, field)):
+            raise _fail(f"compact().{field} must be an int", "an int", getattr(result, field))
+    if not reference:
+        return
     before, after, reclaimed = result.bytes_before, result.bytes_after, result.bytes_reclaimed
-    if after > before or reclaimed != before - after:
+    if after > before or reclaimed != before - after or reclaimed < 0:
         raise _fail("compact(): need bytes_after <= bytes_before and "
-                    "bytes_reclaimed == bytes_before - bytes_after",
-                    f"reclaimed={before - after}", (before, after, reclaimed))
+                    "bytes_reclaimed == bytes_before - bytes_after (the reference store's "
+                    "measure)", f"reclaimed={before - after}", (before, after, reclaimed))
     if after != stats_after.content_allocated_bytes:
         raise _fail("compact().bytes_after != stats().content_allocated_bytes right after",
                     stats_after.content_allocated_bytes, after)
