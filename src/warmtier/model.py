@@ -111,6 +111,13 @@ class ModelStore:
         return store
 
     @classmethod
+    def forget(cls, path: str | os.PathLike[str]) -> None:
+        """Drop the state registered under ``path`` (a test's cleanup, like deleting a
+        real store's directory)."""
+        with cls._registry_lock:
+            cls._registry.pop(os.path.abspath(os.fspath(path)), None)
+
+    @classmethod
     def open(cls, path: str | os.PathLike[str], **options: Any) -> ModelStore:
         """The store registered under ``path``, with every completed operation."""
         key = os.path.abspath(os.fspath(path))

@@ -35,8 +35,7 @@ def fresh_store(store_class: type[Any], **options: Any) -> Iterator[tuple[Any, s
         with suppress(Exception):
             store.close()
         if issubclass(store_class, ModelStore):
-            with ModelStore._registry_lock:
-                ModelStore._registry.pop(os.path.abspath(path), None)
+            ModelStore.forget(path)
         shutil.rmtree(base, ignore_errors=True)
 
 

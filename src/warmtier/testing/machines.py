@@ -466,8 +466,7 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.store = None
         self.handed_out = []
         if issubclass(self.store_class, ModelStore):
-            with ModelStore._registry_lock:
-                ModelStore._registry.pop(os.path.abspath(self.path), None)
+            ModelStore.forget(self.path)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from warmtier.testing.first_failure import REPORT_ENV
+from warmtier.testing.subject import scratch_root
 
 __all__ = [
     "CAUGHT",
@@ -192,9 +193,8 @@ def run_one(
     include_slow: bool = False,
 ) -> Outcome:
     """Run one suite (``paths``, plus ``extra`` pytest arguments) against one member."""
-    scratch = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) \
-        else None  # store files on tmpfs: fsync costs nothing, the verdict is the same
-    with tempfile.TemporaryDirectory(prefix="zoo-", dir=scratch) as tmp:
+    # store files on tmpfs: fsync costs nothing, the verdict is the same
+    with tempfile.TemporaryDirectory(prefix="zoo-", dir=scratch_root()) as tmp:
         report = os.path.join(tmp, "first.json")
         cmd = [
             sys.executable, "-m", "pytest", *paths, *extra, f"--basetemp={tmp}/pytest",
