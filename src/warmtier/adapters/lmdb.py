@@ -118,8 +118,14 @@ class LMDBStore(EngineStore):
         """A new store in ``path`` (absent or an empty directory)."""
         directory = new_directory(path, dim, max_content)
         meta = {"format": FORMAT, "dim": dim, "max_content": max_content}
+
+        def start(lock_fd: int) -> LMDBStore:
+            store = cls(directory, lock_fd, meta)
+            _fsync(directory)  # LMDB never syncs the directory: make the new names durable
+            return store
+
         try:
-            return cls._locked(directory, True, lambda lock_fd: cls(directory, lock_fd, meta))
+            return cls._locked(directory, True, start)
         except lmdb.Error as exc:
             error = cls._translate(exc, f"create {directory}")
             if error is exc:

@@ -210,7 +210,8 @@ class Isolated:
         path = os.path.join(where, "store")
         os.makedirs(path)
         try:
-            for name, data in files.items():
+            for name, data in files.items():  # names may hold subdirectories
+                os.makedirs(os.path.dirname(os.path.join(path, name)), exist_ok=True)
                 with open(os.path.join(path, name), "wb") as f:
                     f.write(data)
             outcome = self.call(fn, path, *args, **kwargs)
@@ -282,6 +283,7 @@ def keep_input(source: Mapping[str, bytes] | str, label: str) -> str:
                         symlinks=True, dirs_exist_ok=True)
     else:
         for name, data in source.items():
+            os.makedirs(os.path.dirname(os.path.join(dest, name)), exist_ok=True)
             with open(os.path.join(dest, name), "wb") as f:
                 f.write(data)
     return dest

@@ -128,8 +128,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _COUNTED = ("kill rounds", "kills", "kill seconds", "power-loss crash points",
-            "power-loss images", "distinct images opened", "injected faults",
-            "file mutations")
+            "power-loss images", "power-loss seconds", "power-loss violations",
+            "distinct images opened", "injected faults", "file mutations")
+_RATES = {"kill seconds": ("kills", "kills/s", 1), "power-loss seconds": (
+    "power-loss images", "images/s", 0)}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
@@ -150,9 +152,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     seed = crash_seed_of(terminalreporter.config)
     t = _totals
-    parts = [f"{name} {t[name]:.0f}" for name in _COUNTED if name in t and name != "kill seconds"]
-    if t.get("kill seconds"):
-        parts.append(f"{t.get('kills', 0) / t['kill seconds']:.1f} kills/s")
+    parts = [f"{name} {t[name]:.0f}" for name in _COUNTED if name in t and name not in _RATES]
+    for seconds, (count, unit, digits) in _RATES.items():
+        if t.get(seconds):
+            parts.append(f"{t.get(count, 0) / t[seconds]:.{digits}f} {unit}")
     terminalreporter.write_sep("-", "warmtier crash totals")
     terminalreporter.write_line(", ".join(parts))
     terminalreporter.write_line(f"crash seed {seed}: repeat the random loops with "

@@ -14,6 +14,7 @@ from warmtier.testing.crash.trace.events import (
     Event,
     FileImage,
     Link,
+    Mark,
     Mkdir,
     Mmap,
     Open,
@@ -25,7 +26,7 @@ from warmtier.testing.crash.trace.events import (
 )
 from warmtier.testing.crash.trace.ledger import DirState, FileState, Ledger, ledger
 from warmtier.testing.crash.trace.proc import Tree
-from warmtier.testing.crash.trace.tracer import Mode, StopAt, Trace, trace
+from warmtier.testing.crash.trace.tracer import Mode, Observer, StopAt, Trace, trace
 
 __all__ = [
     "NAMESPACE",
@@ -38,9 +39,11 @@ __all__ = [
     "FileState",
     "Ledger",
     "Link",
+    "Mark",
     "Mkdir",
     "Mmap",
     "Mode",
+    "Observer",
     "Open",
     "Rename",
     "Resize",

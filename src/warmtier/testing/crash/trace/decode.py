@@ -18,6 +18,7 @@ from warmtier.testing.crash.trace.events import (
     Event,
     FileImage,
     Link,
+    Mark,
     Mkdir,
     Mmap,
     Open,
@@ -35,6 +36,8 @@ __all__ = ["Decoder", "Pending"]
 _O_CREAT, _O_TRUNC, _O_TMPFILE = 0o100, 0o1000, 0o20000000
 _MAP_SHARED, _MAP_ANONYMOUS = 0x01, 0x20
 _MS_SYNC = 4
+_O_DSYNC = 0o10000  # O_SYNC includes it
+_RWF_DSYNC, _RWF_SYNC = 2, 4
 _SFR_WRITE, _SFR_WAIT_AFTER = 2, 4
 _AT_REMOVEDIR, _AT_EMPTY_PATH = 0x200, 0x1000
 _F_DUPFD = (0, 1030)  # F_DUPFD, F_DUPFD_CLOEXEC
@@ -79,11 +82,13 @@ class _Call:
 
 
 class Decoder:
-    """Decodes the watched syscalls of the tracees into events about ``watch``."""
+    """Decodes the watched syscalls of the tracees into events about ``watch``, and each
+    ``write`` to the file ``marks`` (outside it) into a :class:`Mark`."""
 
-    def __init__(self, watch: Watch, pages: Pages) -> None:
+    def __init__(self, watch: Watch, pages: Pages, marks: str | None = None) -> None:
         self.watch = watch
         self.pages = pages
+        self.marks = marks
         self._enter: dict[str, Callable[[_Call], Pending | None]] = {
             "open": self._open, "write": self._write, "resize": self._resize,
             "rename": self._rename, "unlink": self._unlink, "mkdir": self._mkdir,
@@ -149,6 +154,9 @@ class Decoder:
     def _write(self, call: _Call) -> Pending | None:
         name, a = call.name, call.args
         fd = call.fd(2) if name == "copy_file_range" else call.fd(0)
+        if self.marks is not None and name == "write" and proc.fd_path(call.tid, fd) == self.marks:
+            label = proc.read_mem(call.tid, a[1], min(a[2], 256))
+            return Pending(Mark(**call.base(), label=label.decode(errors="replace").strip()), a)
         found = self._file(call, fd)
         if found is None:
             return None
@@ -158,8 +166,11 @@ class Decoder:
         elif name == "copy_file_range" and a[3]:
             offset = proc.read_u64(call.tid, a[3])
         length = {"write": a[2], "pwrite64": a[2], "sendfile": a[3], "copy_file_range": a[4]}
+        dsync = bool(proc.fd_flags(call.tid, fd) & _O_DSYNC) or (
+            name == "pwritev2" and bool(a[5] & (_RWF_DSYNC | _RWF_SYNC)))
         ev = Write(**call.base(), path=found[0], fd=fd, inode=found[1],
-                   offset=-1 if offset is None else offset, length=length.get(name, -1))
+                   offset=-1 if offset is None else offset, length=length.get(name, -1),
+                   dsync=dsync)
         return Pending(ev, a, offset=offset)
 
     def _wrote(self, ev: Write, pending: Pending, written: int) -> Write:
@@ -168,8 +179,12 @@ class Decoder:
             pos = proc.fd_pos(ev.tid, ev.fd)
             offset = -1 if pos is None else pos - written
         st = proc.fd_stat(ev.tid, ev.fd)
+        image = None
+        if ev.dsync and offset >= 0 and written > 0:
+            image = self.pages.image(ev.path, f"/proc/{ev.tid}/fd/{ev.fd}", ev.inode, offset,
+                                     written)
         return dataclasses.replace(ev, offset=offset, length=written,
-                                   size=st.st_size if st else -1)
+                                   size=st.st_size if st else -1, image=image)
 
     def _resize(self, call: _Call) -> Pending | None:
         a = call.args

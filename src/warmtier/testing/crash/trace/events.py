@@ -19,6 +19,7 @@ __all__ = [
     "Event",
     "FileImage",
     "Link",
+    "Mark",
     "Mkdir",
     "Mmap",
     "Open",
@@ -80,7 +81,8 @@ class Event:
 
     def describe(self) -> str:
         fields = {k: v for k, v in vars(self).items()
-                  if k not in ("seq", "syscall", "pid", "tid", "result", "files", "dirs")}
+                  if k not in ("seq", "syscall", "pid", "tid", "result", "files", "dirs",
+                               "image")}
         args = ", ".join(f"{k}={v!r}" for k, v in fields.items())
         return f"#{self.seq} [{self.tid}] {self.syscall}({args}) = {self.result}"
 
@@ -101,7 +103,9 @@ class Open(Event):
 class Write(Event):
     """Bytes written to a file (write, pwrite64, writev, pwritev, pwritev2, sendfile,
     copy_file_range): ``length`` bytes at ``offset`` (``-1`` until known), and the file's
-    ``size`` after the call."""
+    ``size`` after the call. A write through a descriptor opened with ``O_DSYNC`` or
+    ``O_SYNC`` (or a pwritev2 with ``RWF_DSYNC``/``RWF_SYNC``) is ``dsync``: durable when
+    it returns, and ``image`` holds the pages it made durable, read before it returned."""
 
     path: str
     fd: int
@@ -109,6 +113,8 @@ class Write(Event):
     offset: int = -1
     length: int = -1
     size: int = -1
+    dsync: bool = False
+    image: FileImage | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +159,14 @@ class Link(Event):
 
     path: str
     target: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mark(Event):
+    """A ``write`` to the marks file (outside the watched directory): a label the workload
+    writes between its steps, so that the tracer knows where the workload is."""
+
+    label: str
 
 
 @dataclass(frozen=True, kw_only=True)

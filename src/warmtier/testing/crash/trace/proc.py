@@ -19,10 +19,12 @@ __all__ = [
     "Tree",
     "Watch",
     "dir_image",
+    "fd_flags",
     "fd_path",
     "fd_pos",
     "fd_stat",
     "mappings",
+    "read_mem",
     "read_string",
     "read_tree",
     "read_u64",
@@ -85,6 +87,18 @@ def fd_stat(tid: int, fd: int) -> os.stat_result | None:
         return None
 
 
+def fd_flags(tid: int, fd: int) -> int:
+    """The open flags of ``fd`` of ``tid`` (from /proc/<tid>/fdinfo), 0 if unknown."""
+    try:
+        with open(f"/proc/{tid}/fdinfo/{fd}", "rb") as f:
+            for line in f:
+                if line.startswith(b"flags:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0
+
+
 def fd_pos(tid: int, fd: int) -> int | None:
     """The file position of ``fd`` of ``tid`` (from /proc/<tid>/fdinfo)."""
     try:
@@ -95,7 +109,8 @@ def fd_pos(tid: int, fd: int) -> int | None:
     return int(first.split()[1]) if first.startswith(b"pos:") else None
 
 
-def _read_mem(tid: int, address: int, size: int) -> bytes:
+def read_mem(tid: int, address: int, size: int) -> bytes:
+    """``size`` bytes at ``address`` in the memory of ``tid`` (fewer at a mapping's end)."""
     fd = os.open(f"/proc/{tid}/mem", os.O_RDONLY)
     try:
         return os.pread(fd, size, address)
@@ -108,7 +123,7 @@ def read_string(tid: int, address: int, limit: int = 8192) -> str:
     never past the end of its mapping)."""
     out = b""
     while len(out) < limit:
-        chunk = _read_mem(tid, address + len(out), 4096 - (address + len(out)) % 4096)
+        chunk = read_mem(tid, address + len(out), 4096 - (address + len(out)) % 4096)
         end = chunk.find(b"\0")
         if end >= 0 or not chunk:
             out += chunk[:end] if end >= 0 else chunk
@@ -118,7 +133,7 @@ def read_string(tid: int, address: int, limit: int = 8192) -> str:
 
 
 def read_u64(tid: int, address: int) -> int:
-    return int.from_bytes(_read_mem(tid, address, 8), "little")
+    return int.from_bytes(read_mem(tid, address, 8), "little")
 
 
 def resolve(tid: int, dirfd: int, raw: str) -> str | None:

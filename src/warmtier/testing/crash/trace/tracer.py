@@ -15,6 +15,11 @@ through /proc/<tid>/map_files, a directory's names) is read while the caller is 
 before the call returns. An LD_PRELOAD shim was rejected: it misses raw syscalls and
 statically linked code. Without seccomp (``mode="syscall"``), every syscall stops twice
 (PTRACE_SYSCALL) and the decoder drops the unwatched ones: same events, much slower.
+
+An ``observe`` callback sees each event twice while its thread is stopped: at its entry
+(before the call reaches the kernel) and once it has returned; it may read the watched
+directory then (a crash point's page cache). A workload marks its own steps by writing a
+label to the file ``marks`` (outside the watched directory): each write is a :class:`Mark`.
 """
 
 from __future__ import annotations
@@ -36,13 +41,16 @@ from warmtier.testing.crash.trace.events import Event, Sync
 from warmtier.testing.crash.trace.proc import Pages, Tree, Watch, read_tree, s64
 from warmtier.testing.crash.trace.syscalls import TABLE, Arch, current_arch
 
-__all__ = ["Mode", "StopAt", "Trace", "trace"]
+__all__ = ["Mode", "Observer", "StopAt", "Trace", "trace"]
 
 Mode = Literal["seccomp", "syscall"]
 #: Where to kill the child: the event numbered ``n`` (0-based), or the first event for
 #: which the predicate is true.
 StopAt = int | Callable[[Event], bool] | None
 Workload = Callable[[], object] | Sequence[str]
+#: Called with each event at its entry (``returned`` False) and after it returned (True),
+#: while the calling thread is stopped.
+Observer = Callable[[Event, bool], None]
 
 
 @dataclass(frozen=True)
@@ -76,12 +84,14 @@ class Trace:
 
 def trace(workload: Workload, watch_dir: str | os.PathLike[str], stop_at: StopAt = None, *,
           after: bool = False, mode: Mode = "seccomp", timeout: float | None = 120.0,
-          page: int = 4096) -> Trace:
+          page: int = 4096, observe: Observer | None = None,
+          marks: str | os.PathLike[str] | None = None) -> Trace:
     """Run ``workload`` (a callable, run in a forked child, or an argv to exec) traced, and
     return what it did to ``watch_dir``. With ``stop_at``, SIGKILL the child (all its
     threads and children) when that event is reached: before the call runs, or with
-    ``after=True`` once it has returned but before the caller sees the result. Must be
-    called from the thread that will wait for the child (ptrace ties the two).
+    ``after=True`` once it has returned but before the caller sees the result. ``observe``
+    and ``marks``: see the module docstring. Must be called from the thread that will wait
+    for the child (ptrace ties the two).
 
     >>> import pathlib, tempfile
     >>> d = pathlib.Path(tempfile.mkdtemp())
@@ -98,9 +108,14 @@ def trace(workload: Workload, watch_dir: str | os.PathLike[str], stop_at: StopAt
         _child(workload, program)
     with contextlib.suppress(OSError):
         os.setpgid(pid, pid)
-    tracer = _Tracer(pid, arch, Decoder(watch, pages), stop_at, after, mode)
+    mark_path = os.path.realpath(os.fspath(marks)) if marks is not None else None
+    tracer = _Tracer(pid, arch, Decoder(watch, pages, mark_path), stop_at, after, mode, observe)
     with _watchdog(tracer, timeout):
-        tracer.run()
+        try:
+            tracer.run()
+        except BaseException:  # an observer's error: no tracee may outlive the trace
+            tracer._kill()
+            raise
     seconds = time.monotonic() - started
     return Trace(watch.root, tuple(sorted(tracer.events, key=lambda e: e.seq)),
                  tuple(p.event for p in tracer.pending.values()), tracer.stopped_at,
@@ -161,6 +176,7 @@ class _Tracer:
     stop_at: StopAt
     after: bool
     mode: Mode
+    observe: Observer | None = None
     events: list[Event] = field(default_factory=list)
     pending: dict[int, Pending] = field(default_factory=dict)
     stopped_at: Event | None = None
@@ -237,6 +253,8 @@ class _Tracer:
             return
         self.seq += 1
         self.pending[tid] = pending
+        if self.observe is not None:
+            self.observe(pending.event, False)
         if not self.after and self._stops_here(pending.event):
             self.stopped_at, self.crashed = pending.event, True
             return
@@ -248,6 +266,8 @@ class _Tracer:
             result = s64(int(self.regs.read(tid)[self.arch.ret]))
             event = self.decoder.leave(pending, result)
             self.events.append(event)
+            if self.observe is not None:
+                self.observe(event, True)
             if self.after and self._stops_here(event):
                 self.stopped_at, self.crashed = event, True
                 return
