@@ -1,12 +1,14 @@
 """Pytest options and fixtures of the concurrency suite: seeds, timeouts, latency tables.
 
 ``--warmtier-schedule-seed=N`` replays one controlled schedule; ``--warmtier-schedule-runs``
-sets how many seeds a scheduler test tries; ``--warmtier-race-timeout`` bounds each race.
+sets how many seeds a scheduler test tries; ``--warmtier-race-seed=N`` fixes the drawn
+race programs; ``--warmtier-race-timeout`` bounds each race.
 Latency tables of the barrier scenarios are printed at the end of the run.
 """
 
 from __future__ import annotations
 
+import random
 import shlex
 from collections.abc import Callable, Iterator
 
@@ -37,6 +39,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         metavar="N",
         help="how many seeds each controlled-scheduler test tries (default: per test)",
+    )
+    group.addoption(
+        "--warmtier-race-seed",
+        dest="warmtier_race_seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="first seed of the programs the hot-id races draw (default: a fresh one per "
+        "run, printed with any failure)",
     )
     group.addoption(
         "--warmtier-race-timeout",
@@ -86,6 +97,13 @@ def schedule_seeds(request: pytest.FixtureRequest) -> Callable[[int], list[int]]
         return list(range(int(runs)))
 
     return seeds
+
+
+@pytest.fixture
+def race_seed(request: pytest.FixtureRequest) -> int:
+    """The first seed of the drawn race programs: ``--warmtier-race-seed``, else fresh."""
+    given = request.config.getoption("warmtier_race_seed")
+    return int(given) if given is not None else random.SystemRandom().randrange(2**31)
 
 
 @pytest.fixture

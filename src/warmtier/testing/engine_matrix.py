@@ -56,6 +56,10 @@ SUBJECTS: tuple[Subject, ...] = (
             "connection per thread, SELECT then DELETE", caught_by="concurrency"),
     Subject("lmdb-writemap-async", "tests.engines.unsafe:LMDBWritemapAsync",
             "writemap=True, map_async=True", caught_by="crash"),
+    Subject("sqlite-no-sync", "tests.engines.unsafe:SQLiteNoSync",
+            "synchronous=OFF, journal_mode=MEMORY", caught_by="crash"),
+    Subject("lmdb-no-sync", "tests.engines.unsafe:LMDBNoSync", "sync=False",
+            caught_by="crash"),
 )
 
 

@@ -2,9 +2,13 @@
 
 :class:`RecordingStore` wraps any contract store and logs every call with invoke and
 return stamps from one shared logical clock; :class:`StoreModel` is the store contract
-(``put``/``get``/``remove``/``in``/``len``/``ids``) in the terms of
+(``put``/``get``/``remove``/``in``/``len``/``ids``/``search``) in the terms of
 :mod:`warmtier.testing.linearizability`. Values are compared by a fingerprint of the
-whole record, so a torn or mixed read matches no write and fails the check.
+whole record, so a torn or mixed read matches no write and fails the check. A ``search``
+must be a valid top-k of some state between its call and return (scores within
+:data:`~warmtier.testing.compare.SCORE_ATOL`, as the sequential suites judge them);
+``scan`` is weakly consistent, judged by :func:`scan_problems`. :func:`check_history`
+runs both.
 
 >>> import numpy as np
 >>> from warmtier.model import ModelStore
@@ -15,6 +19,9 @@ whole record, so a torn or mixed read matches no write and fails the check.
 b'x'
 >>> check(rec.history(), StoreModel()).ok
 True
+>>> _ = store.search([1.0, 0.0], k=2); _ = list(store.scan())
+>>> check_history(rec.history(), rec.model()).ok
+True
 """
 
 from __future__ import annotations
@@ -22,16 +29,25 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from warmtier.model import cosine_scores
 from warmtier.records import Record
-from warmtier.testing.linearizability import Operation
+from warmtier.testing.compare import SCORE_ATOL, StoreMismatch, assert_search_matches
+from warmtier.testing.linearizability import CheckResult, Operation, check, format_history
 
-__all__ = ["HistoryRecorder", "RecordingStore", "StoreModel", "fingerprint"]
+__all__ = [
+    "HistoryRecorder",
+    "RecordingStore",
+    "StoreModel",
+    "check_history",
+    "fingerprint",
+    "scan_problems",
+]
 
 State = frozenset[tuple[str, bytes]]
 
@@ -72,6 +88,7 @@ class HistoryRecorder:
         self._ops: list[_Raw] = []
         self._clients: dict[int, int] = {}
         self._labels: dict[bytes, str] = {}
+        self.embeddings: dict[bytes, np.ndarray[Any, np.dtype[np.float32]]] = {}
         self._lock = threading.Lock()
 
     def wrap(self, store: Any) -> RecordingStore:
@@ -93,9 +110,15 @@ class HistoryRecorder:
                 value = 1000 + len(self._clients)
             return self._clients.setdefault(ident, value)
 
-    def label(self, token: bytes, content_len: int) -> None:
+    def label(self, token: bytes, content_len: int, embedding: Any = None) -> None:
         with self._lock:
             self._labels.setdefault(token, f"v{len(self._labels)}({content_len}B)")
+            if embedding is not None:
+                self.embeddings.setdefault(token, np.array(embedding, dtype=np.float32))
+
+    def model(self) -> StoreModel:
+        """The checker model for this history (it knows each put's embedding, for search)."""
+        return StoreModel(self.embeddings)
 
     def tick(self) -> int:
         return next(self._clock)
@@ -109,6 +132,11 @@ class HistoryRecorder:
     def _show(self, value: Any) -> str:
         if isinstance(value, bytes):
             return self._labels.get(value, f"<unwritten value {value.hex()[:8]}>")
+        if isinstance(value, tuple) and all(isinstance(v, tuple) for v in value):
+            return "[" + ", ".join(
+                f"{v[0]!r}: {self._show(v[1]) if isinstance(v[1], bytes) else v[1]}"
+                for v in value
+            ) + "]"
         if isinstance(value, frozenset):
             return "{" + ", ".join(sorted(repr(v) for v in value)) + "}"
         return repr(value)
@@ -122,6 +150,12 @@ class HistoryRecorder:
             if raw.kind == "put":
                 args = (raw.key, raw.arg)
                 shown += f", {self._show(raw.arg)}"
+            elif raw.kind == "search":
+                args = raw.arg
+                shown += f"{list(raw.arg[0])}, k={raw.arg[1]}"
+            elif raw.kind == "scan":
+                args = raw.arg
+                shown += f"batch_size={raw.arg[0]}"
             shown += ")"
             result = "<raised, effect unknown>" if raw.ret is None else self._show(raw.result)
             out.append(
@@ -174,7 +208,7 @@ class RecordingStore:
     def put(self, id: str, embedding: Any, content: bytes | str, confidence: float = 1.0) -> None:
         token = fingerprint(id, embedding, content, confidence)
         size = len(content.encode("utf-8") if isinstance(content, str) else content)
-        self.recorder.label(token, size)
+        self.recorder.label(token, size, np.asarray(embedding, dtype=np.float64))
         self._run(
             "put", id, token, lambda: self.store.put(id, embedding, content, confidence), _none
         )
@@ -196,12 +230,44 @@ class RecordingStore:
         result: list[str] = self._run("ids", None, None, self.store.ids, frozenset)
         return result
 
+    def search(self, query: Any, k: int = 10) -> list[tuple[str, float]]:
+        q = tuple(float(v) for v in np.asarray(query, dtype=np.float64).astype(np.float32))
+        result: list[tuple[str, float]] = self._run(
+            "search", None, (q, k), lambda: self.store.search(query, k), _pairs
+        )
+        return result
+
+    def scan(self, batch_size: int = 1024) -> Iterator[Any]:
+        """The store's scan, logged once exhausted: called before the first record is
+        asked for, returned after the last; the result is the (id, fingerprint) pairs."""
+        rec = self.recorder
+        client = rec.client()
+        start = rec.tick()
+        seen: list[tuple[str, bytes | None]] = []
+        try:
+            for record in self.store.scan(batch_size):
+                seen.append((record.id, _token(record)))
+                yield record
+        except BaseException:
+            rec.add(_Raw(client, "scan", None, (batch_size,), None, start, None))
+            raise
+        rec.add(_Raw(client, "scan", None, (batch_size,), tuple(seen), start, rec.tick()))
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.store, name)
 
 
 def _none(value: Any) -> None:
     return None
+
+
+def _pairs(value: Any) -> Any:
+    """A search result as a tuple of pairs (kept as returned when it is not a list of pairs,
+    so the check reports what the store gave)."""
+    try:
+        return tuple((rid, score) for rid, score in value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _token(value: Any) -> bytes | None:
@@ -217,10 +283,19 @@ class StoreModel:
     """The store contract's sequential meaning for the checker.
 
     State: a frozenset of ``(id, fingerprint)`` pairs. Per-id operations partition by
-    id; a history that holds ``len`` or ``ids`` is checked whole (those see every id).
+    id; a history that holds ``len``, ``ids`` or ``search`` is checked whole (those see
+    every id). ``search`` needs ``embeddings`` (fingerprint to float32 embedding, as
+    :meth:`HistoryRecorder.model` gives); ``scan`` is left out of the search (it is not
+    linearizable; :func:`scan_problems` judges it).
     """
 
-    GLOBAL = frozenset({"len", "ids"})
+    GLOBAL = frozenset({"len", "ids", "search"})
+
+    def __init__(
+        self, embeddings: Mapping[bytes, np.ndarray[Any, np.dtype[np.float32]]] | None = None
+    ) -> None:
+        self.embeddings = embeddings if embeddings is not None else {}
+        self._searches: dict[tuple[State, int], bool] = {}
 
     def init(self) -> State:
         return frozenset()
@@ -231,6 +306,8 @@ class StoreModel:
             return state if op.pending or op.result == len(state) else None
         if kind == "ids":
             return state if op.pending or op.result == frozenset(k for k, _ in state) else None
+        if kind == "search":
+            return state if op.pending or self._search_fits(state, op) else None
         key = op.args[0]
         current = next((v for k, v in state if k == key), None)
         if kind == "put":
@@ -248,7 +325,25 @@ class StoreModel:
             return state if current is None else state - {(key, current)}
         raise ValueError(f"StoreModel has no operation {kind!r}")
 
+    def _search_fits(self, state: State, op: Operation) -> bool:
+        """Is ``op.result`` a valid ``search`` answer over ``state`` (the sequential
+        suites' judgement: top-k by cosine, ties by id, scores within SCORE_ATOL)?"""
+        memo = (state, id(op))
+        known = self._searches.get(memo)
+        if known is not None:
+            return known
+        query, k = op.args
+        records = [Record(rid, self.embeddings[fp], b"", 1.0) for rid, fp in state]
+        try:
+            assert_search_matches(list(op.result), query, k, records)
+            fits = True
+        except (StoreMismatch, TypeError, ValueError):
+            fits = False
+        self._searches[memo] = fits
+        return fits
+
     def partition(self, history: Sequence[Operation]) -> list[list[Operation]]:
+        history = [op for op in history if op.kind != "scan"]
         if any(op.kind in self.GLOBAL for op in history):
             return [list(history)]
         parts: dict[str, list[Operation]] = {}
@@ -257,23 +352,146 @@ class StoreModel:
         return list(parts.values())
 
     def unexplained(self, history: Sequence[Operation]) -> list[Operation]:
-        """Positive observations with no put behind them in ``history``: a value read that
-        no put wrote, a ``True`` from ``remove`` or ``in`` for an id never put, ids
-        listed by ``ids`` never put, a ``len`` above the number of ids ever put."""
-        written = {op.args[1] for op in history if op.kind == "put"}
-        keys = {op.args[0] for op in history if op.kind == "put"}
-        out = []
+        """Observations that the calls of ``history`` cannot account for: an id seen
+        present (a value read, ``True`` from ``remove`` or ``in``, listed by ``ids`` or
+        ``search`` with its score) with no put of it (of that value) invoked before the
+        observation returned and not surely removed since; an id seen absent (``None``,
+        ``False``, left out of ``ids``) after a put of it returned, with no remove that
+        could have come between; a ``len`` above the number of ids put. So a minimal
+        counterexample keeps the puts AND the removes that a wrong observation
+        contradicts."""
+        puts: dict[str, list[Operation]] = {}
+        removes: dict[str, list[Operation]] = {}
         for op in history:
-            if op.pending:
-                continue
-            if (
-                (op.kind == "get" and op.result is not None and op.result not in written)
-                or (op.kind in ("remove", "contains") and op.result and op.args[0] not in keys)
-                or (op.kind == "len" and op.result > len(keys))
-                or (op.kind == "ids" and not op.result <= keys)
-            ):
-                out.append(op)
-        return out
+            if op.kind in ("put", "remove"):
+                (puts if op.kind == "put" else removes).setdefault(op.args[0], []).append(op)
+
+        def present(key: str, op: Operation, fits: Callable[[Operation], bool]) -> bool:
+            return any(
+                p.call < op.end and fits(p) and not any(
+                    p.end < r.call and r.end < op.call for r in removes.get(key, ()))
+                for p in puts.get(key, ())
+            )
+
+        def absent(key: str, op: Operation) -> bool:
+            return all(
+                any(r is not op and r.end > p.call and r.call < op.end
+                    for r in removes.get(key, ()))
+                for p in puts.get(key, ()) if p.end < op.call
+            )
+
+        return [op for op in history
+                if not op.pending and not self._explained(op, present, absent, puts)]
+
+    def _explained(
+        self,
+        op: Operation,
+        present: Callable[[str, Operation, Callable[[Operation], bool]], bool],
+        absent: Callable[[str, Operation], bool],
+        puts: Mapping[str, list[Operation]],
+    ) -> bool:
+        kind, result = op.kind, op.result
+        anything: Callable[[Operation], bool] = lambda p: True  # noqa: E731
+        if kind in ("get", "contains", "remove"):
+            key = op.args[0]
+            if result is None or result is False:
+                return absent(key, op)
+            if kind == "get":
+                return present(key, op, lambda p: p.args[1] == result)
+            return present(key, op, anything)
+        if kind == "len":
+            return bool(result <= sum(any(p.call < op.end for p in ops) for ops in puts.values()))
+        if kind == "ids":
+            return all(present(k, op, anything) for k in result) and all(
+                absent(k, op) for k in puts if k not in result)
+        if kind == "search":
+            listed = {_first(pair) for pair in result}
+            short = len(result) < op.args[1]  # fewer than k: every id left out is absent
+            return all(present(_first(pair), op, self._scores(op, pair)) for pair in result) \
+                and not (short and any(not absent(k, op) for k in puts if k not in listed))
+        return True
+
+    def _scores(self, op: Operation, pair: Any) -> Callable[[Operation], bool]:
+        """Does a put give ``pair`` (id, score) for the query of search ``op``?"""
+        query = np.asarray(op.args[0], dtype=np.float32)
+
+        def fits(put: Operation) -> bool:
+            embedding = self.embeddings.get(put.args[1])
+            if embedding is None:
+                return True
+            (_, score), = cosine_scores(query, [Record(put.args[0], embedding, b"", 1.0)])
+            try:
+                return abs(float(pair[1]) - score) <= SCORE_ATOL
+            except (TypeError, ValueError, IndexError):
+                return True
+
+        return fits
 
     def describe_state(self, state: State) -> str:
         return "{" + ", ".join(f"{k!r}: {v.hex()[:8]}" for k, v in sorted(state)) + "}"
+
+
+def _first(pair: Any) -> Any:
+    try:
+        return pair[0]
+    except (TypeError, IndexError, KeyError):
+        return pair
+
+
+# -- scan: weakly consistent ------------------------------------------------------------
+
+
+def _surely_live(key: str, scan: Operation, history: Sequence[Operation]) -> bool:
+    """Live for the whole scan in every linearization: a put of ``key`` returned before
+    the scan began, and no remove of it that could take effect after that put invoked
+    before the scan returned."""
+    removes = [op for op in history if op.kind == "remove" and op.args[0] == key
+               and op.call < scan.end]
+    return any(
+        op.kind == "put" and op.args[0] == key and not op.pending and op.end < scan.call
+        and all(r.end < op.call for r in removes)
+        for op in history
+    )
+
+
+def scan_problems(history: Sequence[Operation]) -> list[str]:
+    """Where a ``scan`` of ``history`` broke the contract's weak consistency: a record live
+    for the whole scan not yielded exactly once, a record yielded twice, or a yielded
+    record equal to no value put for its id (before the scan returned)."""
+    problems: list[str] = []
+    keys = {op.args[0] for op in history if op.kind == "put"}
+    for scan in history:
+        if scan.kind != "scan" or scan.pending:
+            continue
+        what = f"thread {scan.client} {scan.describe()}"
+        yielded = [rid for rid, _ in scan.result]
+        twice = sorted({rid for rid in yielded if yielded.count(rid) > 1})
+        if twice:
+            problems.append(f"{what}: yielded {twice} more than once (expected at most once)")
+        for rid, token in scan.result:
+            written = {op.args[1] for op in history if op.kind == "put" and op.args[0] == rid
+                       and op.call < scan.end}
+            if token not in written:
+                problems.append(f"{what}: yielded a record of {rid!r} that no put of it wrote "
+                                "(torn, mixed, or never put)")
+        missed = sorted(k for k in keys - set(yielded) if _surely_live(k, scan, history))
+        if missed:
+            problems.append(f"{what}: missed {missed}, live for the whole scan (expected "
+                            "each exactly once)")
+    return problems
+
+
+def check_history(history: Sequence[Operation], model: StoreModel | None = None) -> CheckResult:
+    """Linearizability of every call but ``scan`` (with ``search`` judged against the
+    model), and weak consistency of every ``scan``: one verdict, one message."""
+    model = model if model is not None else StoreModel()
+    result = check(history, model)
+    problems = scan_problems(history)
+    if problems:
+        result.ok = False
+        ops = format_history(op for op in history if op.kind in ("scan", "put", "remove"))
+        result.message = "\n".join(
+            [*([result.message] if result.message else []), *problems,
+             "puts, removes and scans of the history:", ops]
+        )
+    return result

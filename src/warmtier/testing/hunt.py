@@ -14,11 +14,16 @@ from typing import Any
 
 from warmtier.testing.contract import close_quietly
 from warmtier.testing.panics import Unreached, inject_once
-from warmtier.testing.program import RaceProgram
+from warmtier.testing.program import RaceProgram, hot_round, hot_scripts
 from warmtier.testing.races import run_race
 from warmtier.testing.scheduler import Scheduler, make_strategy
 
-__all__ = ["Catch", "hunt_barrier", "hunt_panic", "hunt_schedule"]
+__all__ = ["HOT_ROUNDS", "HOT_SEEDS", "Catch", "hunt_barrier", "hunt_hot", "hunt_panic",
+           "hunt_schedule"]
+
+#: The quick budget of hot-id races: free rounds, then scheduled seeds (the CI gate's).
+HOT_ROUNDS = 200
+HOT_SEEDS = 6
 
 StoreFactory = Callable[[], Any]
 
@@ -100,3 +105,43 @@ def hunt_panic(make: StoreFactory, names: Iterable[str]) -> Catch | None:
         finally:
             close_quietly(store, wait=2.0)
     return None
+
+
+def hunt_hot(
+    make: StoreFactory,
+    seed: int,
+    rounds: int = HOT_ROUNDS,
+    schedules: int = HOT_SEEDS,
+    timeout: float = 20.0,
+) -> Catch | None:
+    """Hot-id races (:func:`~warmtier.testing.program.hot_scripts`) on one store: first
+    ``rounds`` programs (seeds ``seed``, ``seed + 1``, ...) running free from a barrier
+    (the only way to reach a race inside one call of a store without failpoints), then
+    ``schedules`` of them under the random scheduler (exact, replayable interleavings of
+    whole calls and of failpoints)."""
+    store = make()
+    try:
+        for run in range(1, rounds + schedules + 1):
+            program_seed = seed + run - 1
+            scripts = hot_scripts(program_seed)
+            if run <= rounds:
+                technique = "hot ids, free"
+                problem = _hot(store, scripts, lambda t: run_race(t, timeout=timeout))
+            else:
+                technique = "hot ids, scheduled"
+                sched = Scheduler(make_strategy("random", program_seed), timeout=timeout,
+                                  deadlock_after=1.0)
+                problem = _hot(store, scripts, sched.run, sched.point)
+            if problem:
+                return Catch(technique, run, program_seed, problem)
+    finally:
+        close_quietly(store, wait=2.0)
+    return None
+
+
+def _hot(store: Any, scripts: Any, run: Callable[..., Any],
+         point: Callable[[str], None] | None = None) -> str | None:
+    try:
+        return hot_round(store, scripts, run, point)
+    except Exception as exc:  # a crash of a worker, a deadlock
+        return f"{type(exc).__name__}: {exc}"

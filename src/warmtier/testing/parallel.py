@@ -1,9 +1,11 @@
 """Concurrent stateful testing: a sequential prefix, then parallel branches, linearizable.
 
-Hypothesis draws a short sequential prefix of contract operations and two or three
-branches; the branches run on threads under the controlled scheduler (its strategy and
+Hypothesis draws a short sequential prefix of contract operations (every call: put,
+remove, compact, flush and the reads, search and scan included, on three ids) and two
+or three branches; the branches run on threads under the controlled scheduler (its strategy and
 seed are drawn too, so every example is deterministic and Hypothesis can shrink it), and
-the recorded history must be linearizable, every read whole, and ``check()`` must pass.
+the recorded history must be linearizable (searches included), every read whole,
+every scan weakly consistent, and ``check()`` must pass.
 
 >>> from warmtier.model import ModelStore
 >>> prop = concurrent_property(lambda: ModelStore(dim=DIM), max_examples=3)
@@ -13,6 +15,7 @@ the recorded history must be linearizable, every read whole, and ``check()`` mus
 from __future__ import annotations
 
 import contextlib
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,40 +23,31 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmtier.testing.history import HistoryRecorder, StoreModel
-from warmtier.testing.linearizability import check
+from warmtier.testing.history import HistoryRecorder, check_history
+from warmtier.testing.program import KINDS, Op, perform
 from warmtier.testing.scheduler import Scheduler, make_strategy
-from warmtier.testing.witness import DIM, check_store, value, whole
+from warmtier.testing.witness import DIM, check_store
 
 __all__ = ["DIM", "Op", "ParallelCase", "concurrent_property", "operations", "parallel_cases"]
 
+#: Few ids, so that branches meet: remove races remove and put of one id.
 IDS = ("a", "b", "c")
 SIZES = (0, 11, 300, 5000)
 
 
-@dataclass(frozen=True)
-class Op:
-    """One drawn operation: ``put``/``get``/``remove``/``contains``/``len``/``ids``/``compact``."""
-
-    kind: str
-    id: str = ""
-    size: int = 0
-
-    def __repr__(self) -> str:
-        if self.kind == "put":
-            return f"put({self.id!r}, {self.size} B)"
-        return f"{self.kind}({self.id!r})" if self.id else f"{self.kind}()"
-
-
 def operations() -> st.SearchStrategy[Op]:
-    """Contract operations on three ids, puts of 0 B to 5000 B (``put('a', 300 B)``)."""
-    keyed = st.sampled_from(IDS)
+    """Every call of the contract (put, remove, compact, flush, get, ``in``, len, ids,
+    search, scan), the per-id ones on three ids, ``'a'`` most often; puts of 0 B to
+    5000 B. Samples: ``put('a', 300 B)``, ``remove('a')``, ``search(#4)``, ``flush()``."""
+    keyed = st.sampled_from(("a", *IDS))
+    picks = st.integers(0, 11)
+    per_id = ("get", "remove", "contains")
     return st.one_of(
-        st.builds(Op, st.just("put"), keyed, st.sampled_from(SIZES)),
-        st.builds(Op, st.just("get"), keyed),
+        st.builds(Op, st.just("put"), keyed, st.sampled_from(SIZES), picks),
+        st.builds(Op, st.sampled_from(per_id), keyed),
         st.builds(Op, st.just("remove"), keyed),
-        st.builds(Op, st.just("contains"), keyed),
-        st.builds(Op, st.sampled_from(["len", "ids", "compact"])),
+        st.builds(Op, st.sampled_from([k for k in KINDS if k not in ("put", *per_id)]),
+                  st.just(""), st.just(0), picks),
     )
 
 
@@ -84,30 +78,9 @@ def run_case(store: Any, case: ParallelCase, timeout: float = 30.0) -> str | Non
     recorder = HistoryRecorder()
     view = recorder.wrap(store)
     problems: list[str] = []
-    counter = [0]
-
-    def do(thread: int, op: Op) -> None:
-        counter[0] += 1
-        if op.kind == "put":
-            emb, content, conf = value(op.id, thread, counter[0], op.size)
-            view.put(op.id, emb, content, conf)
-        elif op.kind == "get":
-            got = view.get(op.id)
-            if got is not None and (problem := whole(got, op.id)):
-                problems.append(f"thread {thread} {op!r}: {problem}")
-        elif op.kind == "remove":
-            view.remove(op.id)
-        elif op.kind == "contains":
-            _ = op.id in view
-        elif op.kind == "len":
-            len(view)
-        elif op.kind == "ids":
-            view.ids()
-        else:
-            store.compact()
-
+    counter = itertools.count()
     for op in case.prefix:
-        do(99, op)
+        perform(view, 99, next(counter), op)
     options: dict[str, Any] = {"depth": 3, "max_steps": 40} if case.strategy == "pct" else {}
     sched = Scheduler(make_strategy(case.strategy, case.seed, **options), timeout=timeout)
 
@@ -116,12 +89,12 @@ def run_case(store: Any, case: ParallelCase, timeout: float = 30.0) -> str | Non
             for i, op in enumerate(ops):
                 if i:
                     sched.point("between ops")
-                do(t, op)
+                perform(view, t, next(counter), op)
 
         return body
 
     sched.run([branch(t, ops) for t, ops in enumerate(case.branches)])
-    result = check(recorder.history(), StoreModel())
+    result = check_history(recorder.history(), recorder.model())
     if result.ok is not True:
         problems.append(result.message)
     try:

@@ -25,6 +25,7 @@ __all__ = [
     "BAD_KS",
     "BOUNDARY_SIZES",
     "CHURN_IDS",
+    "CONFUSABLE_FAMILIES",
     "EDGE_FLOATS",
     "RESIZES",
     "Blob",
@@ -36,6 +37,7 @@ __all__ = [
     "bad_queries",
     "churn_ops",
     "confidences",
+    "confusable_ids",
     "content_sizes",
     "contents",
     "create_options",
@@ -111,20 +113,67 @@ def max_length_ids() -> st.SearchStrategy[str]:
 
 
 def _bounded_text() -> st.SearchStrategy[str]:
-    return st.text(
-        alphabet=st.characters(codec="utf-8"), min_size=1, max_size=40
-    ).filter(lambda s: len(s.encode("utf-8")) <= MAX_ID_BYTES)
+    # 40 characters of at most 4 UTF-8 bytes each: never over 255 bytes, nothing filtered.
+    return st.text(alphabet=st.characters(codec="utf-8"), min_size=1, max_size=40)
+
+
+def _same_prefix(prefix: str, tails: Sequence[str]) -> tuple[str, ...]:
+    return tuple(prefix + t for t in tails)
+
+
+#: Families of distinct ids that careless stores merge: by case folding, Unicode
+#: normalization (NFC/NFD, NFKC compatibility forms), stripping trailing whitespace or
+#: NULs, file-name rules (path separators, ``.``/``..``), or truncation (in characters,
+#: or in bytes that split a multi-byte character). Every member is a valid id
+#: (1 to 255 UTF-8 bytes) and no two are equal.
+CONFUSABLE_FAMILIES: tuple[tuple[str, ...], ...] = (
+    ("a", "A", "a ", "a\x00", "./a", "a/", "ａ", "a\t"),
+    ("é", "e\u0301", "É", "é ", "./é", "é/", "E\u0301"),
+    ("ﬁ", "fi", "FI", "fi ", "./fi", "ﬁ/", "Fi"),
+    ("a/b", "a//b", "./a/b", "a/b/", "A/B", "a/b ", "a\\b"),
+    (".", "..", "./", "...", "../", "/", ". "),
+    ("straße", "STRASSE", "strasse", "Straße", "straße ", "①", "1"),
+    _same_prefix("k" * 64, ("x", "y", "x ", "X")),
+    _same_prefix("é" * 64, ("x", "y", "x ", "X")),
+    _same_prefix("x" * 254, ("a", "b", "A", " ")),
+    _same_prefix("é" * 127, ("a", "b", "A", " ")),
+    _same_prefix("€" * 84, ("é", "è", "abc", "e\u0301")),
+    _same_prefix("😀" * 63, ("abc", "abd", "ABC", "é")),
+)
+
+
+def confusable_ids() -> st.SearchStrategy[str]:
+    """Two siblings of ONE family of :data:`CONFUSABLE_FAMILIES` per test case.
+
+    The family and two of its members are drawn once per test case (``st.shared``);
+    each draw gives one of the two (now and then any member), so the ids of a case (a
+    put, then a get or another put) are often two that a case-folding, normalizing,
+    blank-stripping, path-like or truncating store would merge. Samples: ``'a'`` then
+    ``'A'``; ``'é'`` then ``'e\\u0301'``; ``'x' * 254 + 'a'`` then ``'x' * 254 + 'b'``.
+    """
+    pair = st.shared(
+        st.sampled_from(CONFUSABLE_FAMILIES).flatmap(
+            lambda fam: st.tuples(st.just(fam), st.lists(st.sampled_from(fam), min_size=2,
+                                                         max_size=2, unique=True))),
+        key="warmtier.confusable_pair",
+    )
+    return pair.flatmap(lambda fp: st.one_of(st.sampled_from(fp[1]), st.sampled_from(fp[0])))
 
 
 def ids() -> st.SearchStrategy[str]:
-    """Valid ids, biased toward collisions and the edges.
+    """Valid ids, biased toward collisions, confusable siblings and the edges.
 
-    Samples: ``'a'``, ``'b0'``, ``'a\\x00'`` (differs from ``'a'`` only by a trailing
-    NUL), ``'Ω≈ç'``, ``'é' * 127 + 'z'`` (exactly 255 bytes).
+    About three draws in seven come from one :data:`CONFUSABLE_FAMILIES` family per test
+    case (see :func:`confusable_ids`), so a case holds ids a store could merge.
+    Samples: ``'a'``, ``'A'``, ``'b0'``, ``'a\\x00'`` (differs from ``'a'`` only by a
+    trailing NUL), ``'e\\u0301'`` (NFD of ``'é'``), ``'Ω≈ç'``, ``'é' * 127 + 'z'``
+    (exactly 255 bytes).
     """
     small = st.text(alphabet="ab0", min_size=1, max_size=3)
     nul_tail = st.builds(lambda s, n: s + "\x00" * n, st.sampled_from(["a", "b", "é"]), st.integers(1, 2))
-    return st.one_of(small, nul_tail, _bounded_text(), max_length_ids())
+    sibling = confusable_ids()
+    return st.one_of(small, sibling, nul_tail, sibling, _bounded_text(), sibling,
+                     max_length_ids())
 
 
 def bad_ids() -> st.SearchStrategy[Any]:
@@ -174,12 +223,26 @@ def _pool(dim: int) -> list[list[float]]:
     return pool
 
 
+def _nudged(base: list[float], at: int, ulps: int, scale: float) -> list[float]:
+    """``base`` scaled, with one component moved ``ulps`` float32 steps: a direction
+    almost parallel to a pool direction (cosine within a few 1e-8 of it), at huge or
+    tiny magnitude, so near-ties and float32 overflow of norms are both reachable."""
+    out = np.array(base, dtype=np.float32) * np.float32(scale)
+    value = out[at]
+    for _ in range(ulps):
+        value = np.nextafter(value, np.float32(np.inf))
+    out[at] = value
+    return [float(v) for v in out]
+
+
 def embeddings(dim: int) -> st.SearchStrategy[Any]:
     """Valid embeddings of length ``dim``, as lists, tuples, float32/float64 arrays, ints.
 
     The mix: ordinary float32 values; only edge values (``-0.0``, subnormals, ``±max``,
     1e-46 that rounds to 0.0); zero-norm vectors; copies and scaled copies (×2, ×0.5) of
-    a small pool of directions, so that searches meet exact ties.
+    a small pool of directions, so that searches meet exact ties; and near-parallel
+    copies (one component a few float32 steps off, scaled by 1, 1e-30 or 1e30), so that
+    they meet near-ties and norms that overflow or underflow in float32.
 
     Samples (dim 3): ``[0.5, -1.0, 0.1]``, ``array([-0., 0., 0.], dtype=float32)``,
     ``[1e-45, 3.4028234663852886e+38, -0.0]``, ``[2.0, 2.0, 2.0]``.
@@ -192,7 +255,9 @@ def embeddings(dim: int) -> st.SearchStrategy[Any]:
         lambda v, s: [x * s for x in v], st.sampled_from(_pool(dim)), st.sampled_from([1.0, 2.0, 0.5])
     )
     small_ints = st.lists(st.integers(-2, 2).map(float), min_size=dim, max_size=dim)
-    values = st.one_of(pooled, small_ints, plain, edges, zeros)
+    near = st.builds(_nudged, st.sampled_from(_pool(dim)), st.integers(0, dim - 1),
+                     st.integers(1, 3), st.sampled_from([1.0, 1e-30, 1e30]))
+    values = st.one_of(pooled, small_ints, plain, edges, zeros, near)
 
     def shape(v: list[float], kind: str) -> Any:
         if kind == "int" and not all(float(x).is_integer() and abs(x) < 2**31 for x in v):
@@ -203,11 +268,23 @@ def embeddings(dim: int) -> st.SearchStrategy[Any]:
 
 
 def queries(dim: int) -> st.SearchStrategy[Any]:
-    """Valid queries: embeddings whose float32 norm is not zero.
+    """Valid queries: embeddings whose float32 norm is not zero, built, never filtered.
+
+    A drawn embedding that is zero in float32 gets one component (drawn) set to a
+    non-zero edge value, so no draw is thrown away (in one dimension a third would be).
 
     Samples (dim 3): ``[1.0, 1.0, 1.0]``, ``[0.0, -1e-45, 0.0]``, ``[3.4028234663852886e+38, 0.0, 1.0]``.
     """
-    return embeddings(dim).filter(lambda q: bool(np.any(to_float32(q))))
+    nonzero = [v for v in EDGE_FLOATS if np.float32(v) != 0]
+
+    def make_nonzero(values: Any, at: int, fill: float) -> Any:
+        if np.any(to_float32(values)):
+            return values
+        out = [float(v) for v in to_float32(values)]
+        out[at % dim] = fill
+        return out
+
+    return st.builds(make_nonzero, embeddings(dim), st.integers(0, dim - 1), st.sampled_from(nonzero))
 
 
 def bad_embeddings(dim: int) -> st.SearchStrategy[Any]:
@@ -314,8 +391,11 @@ def content_sizes(max_size: int = 512 * 1024) -> st.SearchStrategy[int]:
 
 
 def contents(max_size: int = 512 * 1024) -> st.SearchStrategy[bytes | str | Blob]:
-    """Valid contents: empty (as bytes or str), literal bytes up to 64 bytes, str (stored
-    as UTF-8), or a :class:`Blob` of any size in the :func:`content_sizes` mix.
+    """Valid contents: empty (as bytes or str), NULs (as bytes or str; a C-string store
+    truncates them), the same text as str and as its UTF-8 bytes, literal bytes up to 64
+    bytes, str (stored as UTF-8), or a :class:`Blob` of any size in the
+    :func:`content_sizes` mix. (Exactly ``max_content`` bytes is the machine's
+    ``content_at_and_over_max`` rule: it depends on the store's option.)
 
     Samples: ``b''``, ``b'\\x00'``, ``'héllo'``, ``Blob(size=4097, seed=3)``,
     ``Blob(size=300000, seed=0)``.
@@ -323,7 +403,8 @@ def contents(max_size: int = 512 * 1024) -> st.SearchStrategy[bytes | str | Blob
     literal = st.binary(max_size=64)
     text = st.text(max_size=16)
     blob = st.builds(Blob, content_sizes(max_size), st.integers(0, 3))
-    return st.one_of(st.sampled_from([b"", ""]), literal, text, blob)
+    edges = st.sampled_from([b"", "", b"\x00", "\x00", b"a\x00", b"\x00" * 64, "é", b"\xc3\xa9"])
+    return st.one_of(edges, literal, text, blob)
 
 
 def bad_contents() -> st.SearchStrategy[Any]:
