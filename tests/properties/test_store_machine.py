@@ -42,7 +42,6 @@ def test_allocator_never_overlaps_and_always_coalesces(
     machine_runner(AllocatorMachine, settings=scaled(2))
 
 
-@pytest.mark.slow  # caught in most ci runs, not yet all (see the report of issue 13)
 @pytest.mark.reference_only  # tests the id generators with stores of our own, not the store
 @pytest.mark.parametrize("store", CONFUSING_STORES, ids=lambda cls: cls.__name__)
 def test_store_machine_catches_a_store_that_merges_confusable_ids(store: type[Any]) -> None:

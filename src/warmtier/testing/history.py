@@ -60,7 +60,7 @@ def fingerprint(id: str, embedding: Any, content: bytes | str, confidence: float
     h.update(id.encode("utf-8", "surrogatepass"))
     h.update(b"\0")
     h.update(emb.tobytes())
-    h.update(np.float32(confidence).tobytes())
+    h.update((np.float32(confidence) + np.float32(0.0)).tobytes())  # -0.0 is 0.0
     h.update(data)
     return h.digest()
 

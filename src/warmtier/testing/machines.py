@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 from hypothesis import target as _hypothesis_target
 from hypothesis.stateful import (
     Bundle,
+    MultipleResults,
     RuleBasedStateMachine,
     consumes,
     initialize,
@@ -594,6 +595,29 @@ def store_machine(
         def put_existing(self, id: str, embedding: Any, content: Any, confidence: float) -> None:
             """Replace: new bytes of the same, a neighbouring or a far size, or anything."""
             self.do_put(id, embedding, self.resolve(id, content), confidence)
+
+        @rule(target=keys, of=keys, pick=st.integers(0, 31), embedding=emb, content=con,
+              confidence=conf)
+        @counted
+        def put_confusable_sibling(self, of: str, pick: int, embedding: Any, content: Any,
+                                   confidence: float) -> str:
+            """Put an id a careless store merges with a live one (case, normal form,
+            trailing blank or NUL, path spelling, truncation): both must stay distinct."""
+            siblings = S.confusable_siblings(of)
+            id = siblings[pick % len(siblings)]
+            self.do_put(id, embedding, self.resolve(id, content), confidence)
+            return id
+
+        @rule(target=keys, base=S.confusable_bases(), embedding=emb, confidence=conf)
+        @counted
+        def put_confusable_family(self, base: str, embedding: Any,
+                                  confidence: float) -> MultipleResults[str]:
+            """Put an id and every sibling a careless store merges with it, each with its
+            own content: all of them must stay distinct."""
+            family = [base, *S.confusable_siblings(base)]
+            for n, id in enumerate(family):
+                self.do_put(id, embedding, f"member {n} of the family of {base!r}", confidence)
+            return multiple(*family)
 
         @rule(target=keys, id=consumes(removed), embedding=emb, content=con, confidence=conf)
         @counted

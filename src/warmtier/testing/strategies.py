@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,6 +159,45 @@ def confusable_ids() -> st.SearchStrategy[str]:
         key="warmtier.confusable_pair",
     )
     return pair.flatmap(lambda fp: st.one_of(st.sampled_from(fp[1]), st.sampled_from(fp[0])))
+
+
+_FULLWIDTH = {c: c + 0xFEE0 for c in range(0x21, 0x7F)}
+
+#: What careless stores do to an id: fold case, normalize, widen, add or strip a
+#: trailing blank or NUL, spell it as a path, truncate it (in characters or bytes).
+_CONFUSIONS: tuple[Callable[[str], str], ...] = (
+    str.upper, str.lower, str.swapcase, str.casefold,
+    *(functools.partial(unicodedata.normalize, form) for form in ("NFC", "NFD", "NFKC", "NFKD")),
+    lambda s: s.translate(_FULLWIDTH), lambda s: s + " ", lambda s: s + "\x00", str.rstrip,
+    lambda s: s.rstrip("\x00"), lambda s: "./" + s, lambda s: s + "/",
+    lambda s: s.replace("/", "//"), lambda s: s[:64], lambda s: s[:-1],
+    lambda s: s.encode("utf-8")[:-1].decode("utf-8", "ignore"),
+)
+
+
+def _is_sibling(id: str, form: str) -> bool:
+    return bool(form) and form != id and len(form.encode("utf-8")) <= MAX_ID_BYTES
+
+
+def confusable_siblings(id: str) -> list[str]:
+    """Valid ids distinct from ``id`` that a careless store could merge with it (every
+    form of ``_CONFUSIONS`` that is a valid, different id).
+
+    >>> confusable_siblings("a")[:4]
+    ['A', 'ａ', 'a ', 'a\\x00']
+    """
+    seen: list[str] = []
+    for confuse in _CONFUSIONS:
+        form = confuse(id)
+        if _is_sibling(id, form) and form not in seen:
+            seen.append(form)
+    return seen
+
+
+def confusable_bases() -> st.SearchStrategy[str]:
+    """A member of one :data:`CONFUSABLE_FAMILIES` family (each family equally likely):
+    ids whose :func:`confusable_siblings` a careless store merges."""
+    return st.sampled_from(CONFUSABLE_FAMILIES).flatmap(st.sampled_from)
 
 
 def ids() -> st.SearchStrategy[str]:
