@@ -14,19 +14,18 @@ import fcntl
 import os
 import struct
 import threading
-import zlib
 from collections.abc import Iterator
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
-from warmtier.allocator import AllocatorError, ExtentAllocator
+from warmtier.allocator import ExtentAllocator
+from warmtier.compaction import PAGE, Compaction, round_up
 from warmtier.errors import (
     CapacityError,
     CorruptionError,
     InvalidArgumentError,
-    StoreClosedError,
     StoreLockedError,
 )
 from warmtier.failpoints import failpoint
@@ -37,21 +36,18 @@ from warmtier.format import (
     ID_OFFSET,
     LOCK_NAME,
     MAX_DIM,
-    MAX_SEQ,
     SLOT_FIXED,
     Header,
     content_name,
-    fixed_dtype,
-    fsync_dir,
-    read_current,
-    slot_checksum,
     slot_dtype,
     slots_name,
     unpublished_slot_checksum,
     write_current,
 )
+from warmtier.invariants import Invariants
 from warmtier.mapped import MappedFile
-from warmtier.records import CompactionStats, Embedding, Record, StoreStats
+from warmtier.records import Embedding, Record, StoreStats
+from warmtier.recovery import Recovery, Verify
 from warmtier.validation import (
     DEFAULT_MAX_CONTENT,
     validate_confidence,
@@ -62,15 +58,13 @@ from warmtier.validation import (
     validate_query,
 )
 
-__all__ = ["WarmTierStore"]
+__all__ = ["Verify", "WarmTierStore"]
 
 _F32 = np.dtype("<f4")
 _FIXED = struct.Struct("<IHHQQQfxxxxd")  # crc id_len flags seq off length confidence norm
 _CRC = struct.Struct("<I")
-_PAGE = 4096
 # Norms outside this range are scored in float64 (float32 would overflow or underflow).
 _SAFE_NORM = (1e-30, 1e30)
-Verify = Literal["all", "recent"]
 
 
 def _make_record(id: str, embedding: Embedding, content: bytes, confidence: float) -> Record:
@@ -90,7 +84,7 @@ class _OpenPaths:
     paths: ClassVar[set[str]] = set()
 
 
-class WarmTierStore:
+class WarmTierStore(Recovery, Compaction, Invariants):
     """A persistent, thread-safe store of (id, embedding, content, confidence) records.
 
     >>> import tempfile, numpy as np
@@ -149,20 +143,8 @@ class WarmTierStore:
 
         ``max_slots`` and ``max_content_bytes`` cap growth (CapacityError past them).
         """
-        for name, value, low in (
-            ("dim", dim, 1),
-            ("initial_capacity", initial_capacity, 1),
-            ("initial_content_bytes", initial_content_bytes, 0),
-            ("max_content", max_content, 0),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise InvalidArgumentError(f"{name} must be an int >= {low}; got {value!r}")
-        if dim > MAX_DIM:
-            raise InvalidArgumentError(f"dim must be at most {MAX_DIM}; got {dim}")
-        for name, limit in (("max_slots", max_slots), ("max_content_bytes", max_content_bytes)):
-            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
-                                      or limit < 1):
-                raise InvalidArgumentError(f"{name} must be a positive int or None; got {limit!r}")
+        _check_create_args(dim, initial_capacity, initial_content_bytes, max_content,
+                           max_slots, max_content_bytes)
         directory = os.path.abspath(os.fspath(path))
         existed = os.path.lexists(directory)
         if existed:
@@ -172,9 +154,9 @@ class WarmTierStore:
                 raise InvalidArgumentError(f"{directory} is not empty; create needs a new store")
         os.makedirs(directory, exist_ok=True)
         capacity = initial_capacity if max_slots is None else min(initial_capacity, max_slots)
-        arena = max(_PAGE, _round_up(initial_content_bytes, _PAGE))
+        arena = max(PAGE, round_up(initial_content_bytes, PAGE))
         if max_content_bytes is not None:
-            arena = min(arena, max(_PAGE, max_content_bytes))
+            arena = min(arena, max(PAGE, max_content_bytes))
         dtype = slot_dtype(dim)
         header = Header(dim=dim, slot_size=dtype.itemsize, max_content=max_content,
                         max_slots=max_slots or 0, max_arena_bytes=max_content_bytes or 0)
@@ -260,212 +242,13 @@ class WarmTierStore:
 
     # -- in-memory state -------------------------------------------------------------
 
-    def _init_state(self, directory: str, header: Header, slots: MappedFile,
-                    content: MappedFile, lock_fd: int) -> None:
-        self._path = directory
-        self._header = header
-        self._dim = header.dim
-        self._dtype = slot_dtype(header.dim)
-        self._slot_size = self._dtype.itemsize
-        self._max_content = header.max_content
-        self._slots_file = slots
-        self._content_file = content
-        self._lock_fd = lock_fd
-        self._lock = threading.RLock()
-        self._closed = False
-        self._remap()
-        capacity = self._capacity
-        self._index: dict[str, int] = {}
-        self._slot_ids: list[str | None] = [None] * capacity
-        self._live = np.zeros(capacity, dtype=bool)
-        self._offsets = np.zeros(capacity, dtype=np.int64)
-        self._lengths = np.zeros(capacity, dtype=np.int64)
-        self._norms = np.zeros(capacity, dtype=np.float64)
-        self._confidences = np.zeros(capacity, dtype=np.float64)
-        self._free_slots: list[int] = []
-        self._pending_slots: list[int] = []  # dead on disk; reusable after the next sync
-        self._stale: dict[str, list[int]] = {}  # replaced, still valid on disk; retired at sync
-        self._stale_count = 0
-        self._pending_extents: list[tuple[int, int]] = []
-        self._pending_bytes = 0
-        self._live_bytes = 0
-        self._next_seq = 1
-
     def _init_empty(self, directory: str, header: Header, slots: MappedFile,
                     content: MappedFile, lock_fd: int) -> None:
         self._init_state(directory, header, slots, content, lock_fd)
         self._free_slots = list(range(self._capacity - 1, -1, -1))
         self._alloc = ExtentAllocator(content.size)
 
-    def _remap(self) -> None:
-        """Refresh the views after a file was mapped anew."""
-        body = self._slots_file.u8[HEADER_SIZE:]
-        self._capacity = body.shape[0] // self._slot_size
-        self._slots = body[: self._capacity * self._slot_size].view(self._dtype)
-        self._slot_bytes = body
-        self._seqs = self._slots["seq"]
-        self._embeddings = self._slots["embedding"]
-        self._arena = self._content_file.u8
-        self._slots_mv = body.data  # plain byte writes, faster than numpy setitem
-        self._arena_mv = self._arena.data
-
-    # -- recovery --------------------------------------------------------------------
-
-    def _recover(self, directory: str, lock_fd: int, verify: Verify = "all") -> None:
-        self._slots_file = None  # type: ignore[assignment]
-        self._content_file = None  # type: ignore[assignment]
-        gen = read_current(directory)
-        slots_path = os.path.join(directory, slots_name(gen))
-        content_path = os.path.join(directory, content_name(gen))
-        for p in (slots_path, content_path):
-            if not os.path.isfile(p):
-                raise CorruptionError(f"{directory}: CURRENT names generation {gen} but "
-                                      f"{os.path.basename(p)} is missing")
-        try:
-            self._slots_file = MappedFile(slots_path, name="slots")
-            self._content_file = MappedFile(content_path, name="content")
-        except (OSError, ValueError) as exc:
-            raise CorruptionError(f"{directory}: cannot map the store files: {exc}") from None
-        raw = self._slots_file.u8[:HEADER_SIZE].tobytes()
-        header = Header.unpack(raw, slots_path)
-        if header.gen != gen:
-            raise CorruptionError(f"{slots_path}: header generation {header.gen} != CURRENT {gen}")
-        body = self._slots_file.size - HEADER_SIZE
-        if body < 0 or body % header.slot_size:
-            raise CorruptionError(
-                f"{slots_path}: {self._slots_file.size} bytes is not a header plus whole slots"
-            )
-        slots_file, content_file = self._slots_file, self._content_file
-        self._init_state(directory, header, slots_file, content_file, lock_fd)
-        self._rebuild(verify)
-        self._clean_up_generations(gen)
-
-    def _rebuild(self, verify: Verify = "all") -> None:
-        """Rebuild the index, the free lists and the allocator from the files alone."""
-        header = self._header
-        arena_size = self._content_file.size
-        # One sequential pass copies every slot's fixed fields (not the id or embedding):
-        # far cheaper than a strided gather per field over the whole mapping. Fields are
-        # then plain arrays; no structured copies, no per-slot Python.
-        cap, size = self._capacity, self._slot_size
-        rows = self._slot_bytes[: cap * size].reshape(cap, size)
-        fixed = np.ascontiguousarray(rows[:, :ID_OFFSET]).view(fixed_dtype()).reshape(cap)
-        seqs = fixed["seq"]
-        cand = np.flatnonzero(seqs != 0)
-        u_offs, u_lens = fixed["off"][cand], fixed["length"][cand]
-        offs, lens = u_offs.astype(np.int64), u_lens.astype(np.int64)
-        id_lens = fixed["id_len"][cand].astype(np.int64)
-        sane = (
-            (u_offs <= arena_size)
-            & (u_lens <= min(arena_size, header.max_content))
-            & (offs + lens <= arena_size)
-            & (id_lens >= 1) & (id_lens <= ID_FIELD - 1)
-        )
-        if verify == "all":
-            good = self._verify(cand, offs, lens, sane)
-        else:  # only what a crash can have torn; older slots are trusted when sane
-            recent = sane & (seqs[cand] > header.flushed_seq)
-            good = self._verify(cand, offs, lens, recent) | (sane & ~recent)
-        bad = cand[~good]
-        bad_seqs = seqs[bad]
-        corrupt = bad[bad_seqs <= header.flushed_seq]
-        if len(corrupt):
-            raise CorruptionError(
-                f"{self._path}: {len(corrupt)} slot(s) written before the last flush fail "
-                "their checksum",
-                [f"slot {int(i)} (seq {int(seqs[i])}) fails its checksum or bounds"
-                 for i in corrupt[:50]],
-            )
-        torn = bad  # written after the last durability point and never completed
-        if len(torn):
-            cand, offs, lens, id_lens = cand[good], offs[good], lens[good], id_lens[good]
-        confs = fixed["confidence"][cand].astype(np.float64)
-        norms = fixed["norm"][cand].astype(np.float64)
-        if len(cand):
-            bad_conf = ~((confs >= 0.0) & (confs <= 1.0))
-            bad_norm = ~(np.isfinite(norms) & (norms >= 0.0))
-            if bad_conf.any() or bad_norm.any():
-                raise CorruptionError(f"{self._path}: slot fields out of range despite a valid "
-                                      "checksum")
-        # Decode the ids; the highest sequence number of each id wins.
-        order = np.argsort(seqs[cand], kind="stable")
-        cand, offs, lens, id_lens = cand[order], offs[order], lens[order], id_lens[order]
-        confs, norms = confs[order], norms[order]
-        blob = rows[cand, ID_OFFSET : ID_OFFSET + ID_FIELD].tobytes()
-        try:
-            names = [blob[k : k + n].decode("utf-8") for k, n in
-                     zip(range(0, len(blob), ID_FIELD), id_lens.tolist(), strict=True)]
-        except UnicodeDecodeError:
-            raise CorruptionError(f"{self._path}: a slot's id is not valid UTF-8") from None
-        slot_list = cand.tolist()
-        index: dict[str, int] = dict(zip(names, slot_list, strict=True))
-        stale: dict[int, str] = {}
-        if len(index) != len(names):  # superseded versions left by a crash: newest wins
-            stale = {i: name for name, i in zip(names, slot_list, strict=True)
-                     if index[name] != i}
-        slot_ids = self._slot_ids
-        live_slots = np.fromiter(index.values(), dtype=np.int64, count=len(index))
-        live_mask = np.zeros(self._capacity, dtype=bool)
-        live_mask[live_slots] = True
-        self._offsets[cand] = offs
-        self._lengths[cand] = lens
-        self._norms[cand] = norms
-        self._confidences[cand] = confs
-        self._offsets[~live_mask] = 0
-        self._lengths[~live_mask] = 0
-        try:
-            self._alloc = ExtentAllocator.from_allocated(
-                arena_size, self._offsets[live_slots], self._lengths[live_slots])
-        except AllocatorError as exc:
-            raise CorruptionError(f"{self._path}: live content extents are invalid: {exc}") from None
-        for ident, i in index.items():
-            slot_ids[i] = ident
-        self._index = index
-        self._live = live_mask
-        self._live_bytes = int(self._lengths[live_slots].sum())
-        self._next_seq = max(int(seqs.max(initial=0)), header.seq_floor) + 1
-        if self._next_seq > MAX_SEQ:  # 2**63 puts cannot have happened: a damaged counter
-            raise CorruptionError(f"{self._path}: sequence number {self._next_seq - 1} is "
-                                  f"beyond any reachable count ({MAX_SEQ})")
-        # Retire what recovery dropped, durably, before anything can reuse the space.
-        dead = np.concatenate((torn, np.fromiter(stale, dtype=np.int64, count=len(stale))))
-        if len(dead):
-            self._seqs[dead] = 0
-        self._free_slots = np.flatnonzero(~live_mask)[::-1].tolist()
-        if len(dead) or header.flushed_seq != self._next_seq - 1:
-            self._sync_and_mark()
-
-    def _verify(self, cand: npt.NDArray[np.int64], offs: npt.NDArray[np.int64],
-                lens: npt.NDArray[np.int64], sane: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """Which candidate slots pass their checksum (one crc32 pass per slot and content)."""
-        size = self._slot_size
-        slots_mv = self._slot_bytes.data
-        arena_mv = self._arena.data
-        crc32 = zlib.crc32
-        pick = np.flatnonzero(sane)
-        starts = (cand[pick] * size).tolist()
-        ok = [
-            crc32(arena_mv[o : o + n], crc32(slots_mv[st + 4 : st + size])) == c
-            for st, o, n, c in zip(starts, offs[pick].tolist(), lens[pick].tolist(),
-                                   self._slots["crc"][cand[pick]].tolist(), strict=True)
-        ]
-        good = np.zeros(len(cand), dtype=bool)
-        good[pick] = ok
-        return good
-
-    def _clean_up_generations(self, gen: int) -> None:
-        """Delete files of other generations (an interrupted or finished compaction)."""
-        keep = {slots_name(gen), content_name(gen)}
-        for name in os.listdir(self._path):
-            if name.startswith(("slots.", "content.")) and name not in keep:
-                with contextlib.suppress(OSError):
-                    os.unlink(os.path.join(self._path, name))
-
     # -- small helpers ---------------------------------------------------------------
-
-    def _ensure_open(self) -> None:
-        if self._closed:
-            raise StoreClosedError(f"the store at {self._path} is closed")
 
     @property
     def dim(self) -> int:
@@ -517,9 +300,10 @@ class WarmTierStore:
         start = i * self._slot_size + SLOT_FIXED
         # frombuffer over a private bytes copy: read-only, and owned by the record
         emb = np.frombuffer(self._slots_mv[start : start + 4 * self._dim].tobytes(), _F32)
-        off = self._offsets.item(i)
-        content = self._arena_mv[off : off + self._lengths.item(i)].tobytes()
-        return _make_record(id, emb, content, self._confidences.item(i))
+        t = self._table
+        off = t.offsets.item(i)
+        content = self._arena_mv[off : off + t.lengths.item(i)].tobytes()
+        return _make_record(id, emb, content, t.confidences.item(i))
 
     def scan(self, batch_size: int = 1024) -> Iterator[Record]:
         """Every live record, weakly consistent: ids live at the start are read in batches,
@@ -528,8 +312,8 @@ class WarmTierStore:
             raise InvalidArgumentError(f"batch_size must be a positive int; got {batch_size!r}")
         with self._lock:
             self._ensure_open()
-            slot_ids = self._slot_ids
-            names = [str(slot_ids[i]) for i in np.flatnonzero(self._live).tolist()]  # slot order
+            slot_ids = self._table.ids
+            names = [str(slot_ids[i]) for i in np.flatnonzero(self._table.live).tolist()]
         return self._scan_batches(names, batch_size)
 
     def _scan_batches(self, names: list[str], batch_size: int) -> Iterator[Record]:
@@ -544,9 +328,9 @@ class WarmTierStore:
                 where = np.fromiter((i for _, i in found), dtype=np.int64, count=len(found))
                 embs = self._embeddings[where]
                 embs.flags.writeable = False
-                offs = self._offsets[where].tolist()
-                lens = self._lengths[where].tolist()
-                confs = self._confidences[where].tolist()
+                offs = self._table.offsets[where].tolist()
+                lens = self._table.lengths[where].tolist()
+                confs = self._table.confidences[where].tolist()
                 arena = self._arena
                 contents = [arena[o : o + n].tobytes() for o, n in zip(offs, lens, strict=True)]
             for j, (name, _) in enumerate(found):
@@ -556,39 +340,45 @@ class WarmTierStore:
         q = validate_query(query, self._dim)
         k = validate_k(k)
         q64 = q.astype(np.float64)
-        qnorm = float(np.linalg.norm(q64))
-        unit = q64 / qnorm
+        unit = q64 / float(np.linalg.norm(q64))
         with self._lock:
             self._ensure_open()
-            n = len(self._index)
-            if n == 0:
+            if not self._index:
                 return []
-            live = self._live
-            norms = self._norms
-            with np.errstate(all="ignore"):
-                raw = self._embeddings @ unit.astype(np.float32)
-                scores = raw.astype(np.float64) / norms
-            extreme = live & (norms != 0.0) & (
-                (norms < _SAFE_NORM[0]) | (norms > _SAFE_NORM[1]) | ~np.isfinite(scores)
-            )
-            if extreme.any():
-                rows = np.flatnonzero(extreme)
-                exact = self._embeddings[rows].astype(np.float64) @ unit
-                scores[rows] = exact / norms[rows]
-            scores[norms == 0.0] = 0.0
-            np.clip(scores, -1.0, 1.0, out=scores)
-            cand = np.flatnonzero(live)
-            s = scores[cand]
-            if k < len(cand):
-                top = np.argpartition(-s, k - 1)[:k]
-                kth = s[top].min()
-                keep = s >= kth
-                cand, s = cand[keep], s[keep]
-            slot_ids = self._slot_ids
-            pairs = [(slot_ids[i], float(v)) for i, v in zip(cand.tolist(), s.tolist(),
-                                                             strict=True)]
+            return self._top_k(self._scores(unit), k)
+
+    def _scores(self, unit: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The cosine similarity of every slot's embedding to ``unit`` (a unit vector), in
+        [-1, 1]: float32 products, exact float64 ones for extreme norms, 0.0 for a zero
+        embedding. Slots that are not live score anything."""
+        live = self._table.live
+        norms = self._table.norms
+        with np.errstate(all="ignore"):
+            raw = self._embeddings @ unit.astype(np.float32)
+            scores: npt.NDArray[np.float64] = raw.astype(np.float64) / norms
+        extreme = live & (norms != 0.0) & (
+            (norms < _SAFE_NORM[0]) | (norms > _SAFE_NORM[1]) | ~np.isfinite(scores)
+        )
+        if extreme.any():
+            rows = np.flatnonzero(extreme)
+            exact = self._embeddings[rows].astype(np.float64) @ unit
+            scores[rows] = exact / norms[rows]
+        scores[norms == 0.0] = 0.0
+        np.clip(scores, -1.0, 1.0, out=scores)
+        return scores
+
+    def _top_k(self, scores: npt.NDArray[np.float64], k: int) -> list[tuple[str, float]]:
+        """The ``k`` best live slots by score, as (id, score), ties by id ascending."""
+        cand = np.flatnonzero(self._table.live)
+        s = scores[cand]
+        if k < len(cand):
+            top = np.argpartition(-s, k - 1)[:k]
+            keep = s >= s[top].min()  # every slot tied with the k-th stays a candidate
+            cand, s = cand[keep], s[keep]
+        slot_ids = self._table.ids
+        pairs = [(str(slot_ids[i]), v) for i, v in zip(cand.tolist(), s.tolist(), strict=True)]
         pairs.sort(key=lambda p: (-p[1], p[0]))
-        return [(str(name), score) for name, score in pairs[:k]]
+        return pairs[:k]
 
     # -- writes ----------------------------------------------------------------------
 
@@ -601,35 +391,36 @@ class WarmTierStore:
         norm = float(np.sqrt(np.dot(e64, e64)))
         with self._lock:
             self._ensure_open()
-            slot = self._take_slot()
+            slot, off = self._allocate(len(data))
             try:
-                off = self._take_extent(len(data)) if data else 0
+                seq = self._write(slot, raw_id, emb, data, conf, norm, off)
+                self._publish(slot, seq)
             except BaseException:
-                self._free_slots.append(slot)
-                raise
-            try:
-                self._write_and_publish(slot, raw_id, emb, data, conf, norm, off)
-            except BaseException:
-                self._free_slots.append(slot)
-                if data:
-                    self._alloc.free(off, len(data))
+                self._give_back(slot, off, len(data))
                 raise
             # Published: from here on only in-memory bookkeeping that cannot fail.
-            old = self._index.get(id)
-            if old is not None:
-                self._retire_replaced(old, id)
-            self._index[id] = slot
-            self._slot_ids[slot] = id
-            self._live[slot] = True
-            self._offsets[slot] = off
-            self._lengths[slot] = len(data)
-            self._norms[slot] = norm
-            self._confidences[slot] = conf
-            self._live_bytes += len(data)
+            self._remember(id, slot, off, len(data), norm, conf)
             failpoint("put.after_publish")
 
-    def _write_and_publish(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes,
-                           conf: float, norm: float, off: int) -> None:
+    def _allocate(self, n: int) -> tuple[int, int]:
+        """A free slot and an extent of ``n`` bytes (offset 0 when ``n`` is 0)."""
+        slot = self._take_slot()
+        try:
+            return slot, self._take_extent(n) if n else 0
+        except BaseException:
+            self._free_slots.append(slot)
+            raise
+
+    def _give_back(self, slot: int, off: int, n: int) -> None:
+        """Undo :meth:`_allocate` for a put that failed before its publish."""
+        self._free_slots.append(slot)
+        if n:
+            self._alloc.free(off, n)
+
+    def _write(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes, conf: float,
+               norm: float, off: int) -> int:
+        """Write the content, then the slot body (unpublished); the sequence number that
+        will publish it."""
         failpoint("put.after_alloc")
         if data:
             self._arena_mv[off : off + len(data)] = data
@@ -637,8 +428,21 @@ class WarmTierStore:
         seq = self._next_seq
         self._next_seq += 1
         self._write_slot(slot, seq, raw_id, emb, data, conf, norm, off)
+        return seq
+
+    def _publish(self, slot: int, seq: int) -> None:
         failpoint("put.before_publish")
         self._seqs[slot] = seq  # the publish: one aligned 8-byte store (numpy, not struct)
+
+    def _remember(self, id: str, slot: int, off: int, n: int, norm: float,
+                  conf: float) -> None:
+        """Point the index and the slot table at ``id``'s newly published slot."""
+        old = self._index.get(id)
+        if old is not None:
+            self._retire_replaced(old, id)
+        self._index[id] = slot
+        self._table.fill(slot, id, off, n, norm, conf)
+        self._live_bytes += n
 
     def _write_slot(self, slot: int, seq: int, raw_id: bytes, emb: Embedding, data: bytes,
                     conf: float, norm: float, off: int) -> None:
@@ -660,15 +464,12 @@ class WarmTierStore:
         self._release_live(slot)
 
     def _release_live(self, slot: int) -> None:
-        n = int(self._lengths[slot])
+        n = int(self._table.lengths[slot])
         if n:
-            self._pending_extents.append((int(self._offsets[slot]), n))
+            self._pending_extents.append((int(self._table.offsets[slot]), n))
             self._pending_bytes += n
         self._live_bytes -= n
-        self._live[slot] = False
-        self._slot_ids[slot] = None
-        self._offsets[slot] = 0
-        self._lengths[slot] = 0
+        self._table.clear(slot)
 
     def remove(self, id: str) -> bool:
         validate_id(id)
@@ -742,19 +543,13 @@ class WarmTierStore:
                 raise CapacityError(f"the store holds its maximum of {limit} slots")
         self._slots_file.grow(HEADER_SIZE + new * self._slot_size)
         self._remap()
-        extra = new - old
-        self._slot_ids.extend([None] * extra)
-        self._live = np.concatenate((self._live, np.zeros(extra, bool)))
-        self._offsets = np.concatenate((self._offsets, np.zeros(extra, np.int64)))
-        self._lengths = np.concatenate((self._lengths, np.zeros(extra, np.int64)))
-        self._norms = np.concatenate((self._norms, np.zeros(extra, np.float64)))
-        self._confidences = np.concatenate((self._confidences, np.zeros(extra, np.float64)))
+        self._table.grow(new - old)
         self._free_slots[:0] = range(new - 1, old - 1, -1)
 
     def _grow_content(self, need: int) -> None:
         old = self._alloc.size
         tail_free = old - self._alloc.high_water
-        new = max(old * 2, _round_up(old + need - tail_free, _PAGE))
+        new = max(old * 2, round_up(old + need - tail_free, PAGE))
         limit = self._header.max_arena_bytes
         if limit:
             if old + need - tail_free > limit:
@@ -802,122 +597,7 @@ class WarmTierStore:
         self._pending_extents.clear()
         self._pending_bytes = 0
 
-    # -- compaction ------------------------------------------------------------------
-
-    def compact(self) -> CompactionStats:
-        """Rewrite live records densely into a new generation of files and switch to it
-        atomically (CURRENT is renamed last). A durability point."""
-        with self._lock:
-            self._ensure_open()
-            self._sync_and_mark()
-            before = self._alloc.high_water
-            live = np.flatnonzero(self._live)
-            order = live[np.argsort(self._offsets[live], kind="stable")]
-            lens = self._lengths[order]
-            new_offs = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64) \
-                if len(order) else np.zeros(0, np.int64)
-            total = int(lens.sum())
-            capacity = max(_initial(self._capacity, len(order)), 1)
-            arena = max(_PAGE, _round_up(total, _PAGE))
-            gen = self._header.gen + 1
-            header = self._header.with_seqs(self._next_seq - 1, self._next_seq - 1)
-            header = Header(header.dim, header.slot_size, header.max_content, header.flushed_seq,
-                            header.seq_floor, gen, header.max_slots, header.max_arena_bytes)
-            slots_path = os.path.join(self._path, slots_name(gen))
-            content_path = os.path.join(self._path, content_name(gen))
-            for p in (slots_path, content_path):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(p)
-            new_slots = new_content = None
-            try:
-                new_slots = MappedFile(slots_path, name="slots",
-                                       create_size=HEADER_SIZE + capacity * self._slot_size)
-                new_content = MappedFile(content_path, name="content", create_size=arena)
-                self._copy_into(new_slots, new_content, order, new_offs, header)
-                failpoint("compact.after_copy")
-                new_slots.sync()
-                new_content.sync()
-                fsync_dir(self._path)
-                failpoint("compact.before_switch")
-                write_current(self._path, gen)
-            except OSError as exc:
-                self._discard(new_slots, new_content, slots_path, content_path)
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise CapacityError(f"no space to compact: {exc}") from exc
-                raise
-            except BaseException:
-                self._discard(new_slots, new_content, slots_path, content_path)
-                raise
-            old_slots, old_content = self._slots_file, self._content_file
-            self._adopt(header, new_slots, new_content, order, new_offs)
-            old_slots.close()
-            old_content.close()
-            self._clean_up_generations(gen)
-            after = self._alloc.high_water
-            failpoint("compact.after_switch")
-            return CompactionStats(bytes_before=before, bytes_after=after,
-                                   bytes_reclaimed=before - after, records_moved=len(order))
-
-    def _copy_into(self, slots: MappedFile, content: MappedFile, order: npt.NDArray[np.int64],
-                   new_offs: npt.NDArray[np.int64], header: Header) -> None:
-        slots.u8[:HEADER_SIZE] = np.frombuffer(header.pack(), np.uint8)
-        size = self._slot_size
-        dst = slots.u8[HEADER_SIZE:]
-        src_arena = self._arena
-        dst_arena = content.u8
-        chunk = 4096
-        for start in range(0, len(order), chunk):
-            part = order[start : start + chunk]
-            block = self._slots[part].copy()
-            block["off"] = new_offs[start : start + chunk]
-            raw = block.view(np.uint8).reshape(len(part), size)
-            for j, i in enumerate(part.tolist()):
-                o, n = int(self._offsets[i]), int(self._lengths[i])
-                no = int(new_offs[start + j])
-                if n:
-                    dst_arena[no : no + n] = src_arena[o : o + n]
-                row = raw[j]
-                crc = slot_checksum(row.data, dst_arena[no : no + n].data)
-                block["crc"][j] = crc
-            dst[start * size : (start + len(part)) * size] = raw.reshape(-1)
-
-    def _adopt(self, header: Header, slots: MappedFile, content: MappedFile,
-               order: npt.NDArray[np.int64], new_offs: npt.NDArray[np.int64]) -> None:
-        """Switch the in-memory state to the compacted generation (cannot fail)."""
-        n = len(order)
-        ids = [self._slot_ids[i] for i in order.tolist()]
-        norms, confs, lens = self._norms[order], self._confidences[order], self._lengths[order]
-        self._header = header
-        self._slots_file, self._content_file = slots, content
-        self._remap()
-        cap = self._capacity
-        self._slot_ids = [*ids, *([None] * (cap - n))]
-        self._index = {name: i for i, name in enumerate(ids) if name is not None}
-        self._live = np.zeros(cap, bool)
-        self._live[:n] = True
-        self._offsets = np.zeros(cap, np.int64)
-        self._offsets[:n] = new_offs
-        self._lengths = np.zeros(cap, np.int64)
-        self._lengths[:n] = lens
-        self._norms = np.zeros(cap, np.float64)
-        self._norms[:n] = norms
-        self._confidences = np.zeros(cap, np.float64)
-        self._confidences[:n] = confs
-        self._free_slots = list(range(cap - 1, n - 1, -1))
-        self._pending_slots, self._stale, self._pending_extents = [], {}, []
-        self._stale_count = self._pending_bytes = 0
-        self._alloc = ExtentAllocator.from_allocated(content.size, new_offs, lens)
-
-    @staticmethod
-    def _discard(slots: MappedFile | None, content: MappedFile | None, *paths: str) -> None:
-        for f in (slots, content):
-            if f is not None:
-                f.close()
-        for p in paths:
-            with contextlib.suppress(OSError):
-                os.unlink(p)
-
-    # -- stats and invariants --------------------------------------------------------
+    # -- stats -----------------------------------------------------------------------
 
     def stats(self) -> StoreStats:
         with self._lock:
@@ -941,128 +621,6 @@ class WarmTierStore:
                     "generation": self._header.gen,
                 },
             )
-
-    def check(self) -> None:
-        """Verify every invariant; raise CorruptionError listing each violation."""
-        with self._lock:
-            self._ensure_open()
-            problems = self._violations()
-        if problems:
-            raise CorruptionError(f"{len(problems)} invariant violation(s): {problems[0]}",
-                                  problems)
-
-    def _violations(self) -> list[str]:
-        p: list[str] = []
-        cap = self._capacity
-        size = self._slot_size
-        arena = self._alloc.size
-        if self._content_file.size != arena:
-            p.append(f"arena file is {self._content_file.size} bytes, allocator thinks {arena}")
-        try:
-            Header.unpack(self._slots_file.u8[:HEADER_SIZE].tobytes(), "header")
-        except CorruptionError as exc:
-            p.append(str(exc))
-        p.extend(self._alloc.check())
-        for name, arr in (("live", self._live), ("offsets", self._offsets),
-                          ("lengths", self._lengths), ("norms", self._norms),
-                          ("confidences", self._confidences)):
-            if len(arr) != cap:
-                p.append(f"in-memory {name} array has {len(arr)} entries for {cap} slots")
-        if len(self._slot_ids) != cap:
-            p.append(f"slot id list has {len(self._slot_ids)} entries for {cap} slots")
-        if p:
-            return p
-        # index <-> live slots, one to one
-        live = np.flatnonzero(self._live).tolist()
-        if len(live) != len(self._index):
-            p.append(f"{len(live)} live slots but {len(self._index)} ids in the index")
-        if len(set(self._index.values())) != len(self._index):
-            p.append("two ids share a slot")
-        for ident, i in self._index.items():
-            if not 0 <= i < cap or not self._live[i] or self._slot_ids[i] != ident:
-                p.append(f"index entry {ident!r} -> slot {i} is not that live slot")
-        # every slot is in exactly one role
-        stale = [slot for slots in self._stale.values() for slot in slots]
-        if len(stale) != self._stale_count:
-            p.append(f"stale counter {self._stale_count} != {len(stale)} stale slots")
-        if self._pending_bytes != sum(n for _, n in self._pending_extents):
-            p.append("pending byte counter != sum of pending extents")
-        roles: dict[int, str] = {}
-        for role, members in (("live", live), ("free", self._free_slots),
-                              ("pending", self._pending_slots), ("stale", stale)):
-            for i in members:
-                if not 0 <= i < cap:
-                    p.append(f"{role} slot {i} is outside the {cap} slots")
-                elif i in roles:
-                    p.append(f"slot {i} is both {roles[i]} and {role}")
-                else:
-                    roles[i] = role
-        if len(roles) != cap:
-            p.append(f"{cap - len(roles)} slot(s) are in no role (leaked)")
-        seqs = self._seqs
-        for i in self._free_slots:
-            if 0 <= i < cap and seqs[i] != 0:
-                p.append(f"free slot {i} still has sequence number {int(seqs[i])} on disk")
-        for i in self._pending_slots:
-            if 0 <= i < cap and seqs[i] != 0:
-                p.append(f"removed slot {i} still has sequence number {int(seqs[i])} on disk")
-        # live slots: on-disk fields equal the in-memory copies, checksums hold
-        raw = self._slot_bytes
-        arena_view = self._arena
-        newest = 0
-        stale_set = set(stale)
-        for i in [*live, *(i for i in stale if 0 <= i < cap)]:  # the rest are named above
-            s = self._slots[i]
-            seq = int(s["seq"])
-            newest = max(newest, seq)
-            if seq == 0:
-                p.append(f"live or stale slot {i} is unpublished on disk")
-                continue
-            o, n = int(s["off"]), int(s["length"])
-            if o + n > arena:
-                p.append(f"slot {i} extent [{o}, {o + n}) leaves the arena of {arena}")
-                continue
-            if slot_checksum(raw[i * size : (i + 1) * size].data,
-                             arena_view[o : o + n].data) != int(s["crc"]):
-                p.append(f"slot {i} fails its checksum")
-            if i in stale_set:
-                continue
-            ident = bytes(s["id"][: int(s["id_len"])]).decode("utf-8", "replace")
-            if ident != self._slot_ids[i]:
-                p.append(f"slot {i} holds id {ident!r} on disk, {self._slot_ids[i]!r} in memory")
-            if (o, n) != (int(self._offsets[i]), int(self._lengths[i])):
-                p.append(f"slot {i} extent on disk ({o}, {n}) != in memory "
-                         f"({int(self._offsets[i])}, {int(self._lengths[i])})")
-            if float(s["confidence"]) != float(self._confidences[i]):
-                p.append(f"slot {i} confidence on disk != in memory")
-            if float(s["norm"]) != float(self._norms[i]):
-                p.append(f"slot {i} norm on disk != in memory")
-        if newest >= self._next_seq:
-            p.append(f"a slot has sequence number {newest} >= next {self._next_seq}")
-        # extents: inside the arena, disjoint, and live + pending + free = arena
-        extents = sorted(
-            [(int(self._offsets[i]), int(self._lengths[i])) for i in live if self._lengths[i]]
-            + self._pending_extents
-        )
-        prev_end = 0
-        for o, n in extents:
-            if o < prev_end:
-                p.append(f"extent at {o} overlaps the one ending at {prev_end}")
-            prev_end = max(prev_end, o + n)
-        held = sum(n for _, n in extents)
-        if held != self._alloc.allocated_bytes:
-            p.append(f"live + pending extents hold {held} bytes; the allocator has "
-                     f"{self._alloc.allocated_bytes} allocated")
-        free = self._alloc.free_extents()
-        for o, n in free:
-            for eo, en in extents:
-                if eo < o + n and o < eo + en:
-                    p.append(f"free extent [{o}, {o + n}) overlaps a held extent at {eo}")
-                    break
-        live_bytes = int(self._lengths[live].sum()) if live else 0
-        if live_bytes != self._live_bytes:
-            p.append(f"live byte counter {self._live_bytes} != sum of live lengths {live_bytes}")
-        return p
 
     # -- closing ---------------------------------------------------------------------
 
@@ -1103,14 +661,20 @@ class WarmTierStore:
             self._release_lock(self._path, self._lock_fd)
 
 
-def _round_up(n: int, to: int) -> int:
-    return (n + to - 1) // to * to
-
-
-def _initial(capacity: int, live: int) -> int:
-    """Slot capacity after compaction: the next power of two holding ``live``, at most now."""
-    target = 1
-    while target < live:
-        target *= 2
-    return min(capacity, max(target, 16))
-
+def _check_create_args(dim: int, initial_capacity: int, initial_content_bytes: int,
+                       max_content: int, max_slots: int | None,
+                       max_content_bytes: int | None) -> None:
+    for name, value, low in (
+        ("dim", dim, 1),
+        ("initial_capacity", initial_capacity, 1),
+        ("initial_content_bytes", initial_content_bytes, 0),
+        ("max_content", max_content, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InvalidArgumentError(f"{name} must be an int >= {low}; got {value!r}")
+    if dim > MAX_DIM:
+        raise InvalidArgumentError(f"dim must be at most {MAX_DIM}; got {dim}")
+    for name, limit in (("max_slots", max_slots), ("max_content_bytes", max_content_bytes)):
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                                  or limit < 1):
+            raise InvalidArgumentError(f"{name} must be a positive int or None; got {limit!r}")

@@ -9,31 +9,21 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-import numpy.typing as npt
-
-from warmtier.format import Header
-from warmtier.mapped import MappedFile
 from warmtier.store import WarmTierStore
+
+from ._support import patch
 
 CATEGORY = "compaction"
 CAUGHT_BY = ("concurrency",)
-COPIED_FROM = {"_adopt": "52d2aa5643ef"}
 
 
+@patch("_adopt", old="self._remap()", new="""
+    self._remap()  # readers now see the new arena ...
+    self._lock.release()  # BUG: ... and other threads get in before the offsets match it
+    try:
+        time.sleep(0)  # any other thread waiting for the lock runs now
+    finally:
+        self._lock.acquire()
+""", time=time)
 class SwapBeforeOffsetsStore(WarmTierStore):
     """Reference store whose compaction publishes the new arena before the offsets."""
-
-    def _adopt(self, header: Header, slots: MappedFile, content: MappedFile,
-               order: npt.NDArray[np.int64], new_offs: npt.NDArray[np.int64]) -> None:
-        # Phase one: switch the files and views (readers now see the new arena) ...
-        self._header = header
-        self._slots_file, self._content_file = slots, content
-        self._remap()
-        # BUG: ... and let other threads in before the offsets match that arena.
-        self._lock.release()
-        try:
-            time.sleep(0)  # any other thread waiting for the lock runs now
-        finally:
-            self._lock.acquire()
-        super()._adopt(header, slots, content, order, new_offs)

@@ -22,16 +22,19 @@ CAUGHT_BY = ("crash",)
 class ContentCopiedAfterPutReturnsStore(WarmTierStore):
     """Reference store that publishes a slot before its content is written."""
 
-    def _write_and_publish(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes,
-                           conf: float, norm: float, off: int) -> None:
-        pending = self.__dict__.setdefault("_unwritten", [])
-        current = self._arena[off : off + len(data)].tobytes()
+    def _write(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes, conf: float,
+               norm: float, off: int) -> int:
+        self.__dict__["_old_bytes"] = (off, data, self._arena[off : off + len(data)].tobytes())
         # Publish with the checksum of the real content, over the arena's old bytes ...
-        super()._write_and_publish(slot, raw_id, emb, data, conf, norm, off)
+        return super()._write(slot, raw_id, emb, data, conf, norm, off)
+
+    def _publish(self, slot: int, seq: int) -> None:
+        super()._publish(slot, seq)
+        off, data, current = self.__dict__.pop("_old_bytes")
         if data:
             # BUG: ... and put the old bytes back, to copy the content in "later".
             self._arena[off : off + len(data)] = np.frombuffer(current, np.uint8)
-            pending.append((off, data))
+            self.__dict__.setdefault("_unwritten", []).append((off, data))
 
     def _drain(self) -> None:
         for off, data in self.__dict__.pop("_unwritten", []):

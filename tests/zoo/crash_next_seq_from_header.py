@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from warmtier.store import WarmTierStore
 
-from ._support import rebind
+from ._support import patch
 
 CATEGORY = "crash"
 CAUGHT_BY = ("crash",)
 
 
-def _header_wins(on_disk: int, seq_floor: int) -> int:
-    return seq_floor  # BUG: max(on_disk, seq_floor)
-
-
+@patch("_next_seq_after",
+       old="nxt = max(int(seqs.max(initial=0)), self._header.seq_floor) + 1",
+       new="nxt = self._header.seq_floor + 1  # BUG: max(seq on disk, seq_floor) + 1")
 class NextSeqFromHeaderStore(WarmTierStore):
     """Reference store whose recovery takes the next sequence number from the header."""
-
-    _rebuild = rebind(WarmTierStore._rebuild, max=_header_wins)

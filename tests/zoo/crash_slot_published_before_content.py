@@ -8,26 +8,26 @@ as failed while the disk holds it, and ``check()`` finds a free slot still publi
 
 from __future__ import annotations
 
-from warmtier.failpoints import failpoint
-from warmtier.records import Embedding
 from warmtier.store import WarmTierStore
+
+from ._support import patch
 
 CATEGORY = "crash"
 CAUGHT_BY = ("crash", "concurrency")
-COPIED_FROM = {"_write_and_publish": "7e290770dae6"}
 
 
+@patch("_write", old="""
+    if data:
+        self._arena_mv[off : off + len(data)] = data
+    failpoint("put.after_content")
+""", new="""
+    pass  # BUG: the content is copied after the publish (see put)
+""")
+@patch("put", old="self._publish(slot, seq)", new="""
+    self._publish(slot, seq)
+    if data:  # BUG: published before the content is written
+        self._arena_mv[off : off + len(data)] = data
+    failpoint("put.after_content")
+""")
 class SlotPublishedBeforeContentStore(WarmTierStore):
     """Reference store whose put writes slot, seq, then content."""
-
-    def _write_and_publish(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes,
-                           conf: float, norm: float, off: int) -> None:
-        failpoint("put.after_alloc")
-        seq = self._next_seq
-        self._next_seq += 1
-        self._write_slot(slot, seq, raw_id, emb, data, conf, norm, off)
-        failpoint("put.before_publish")
-        self._seqs[slot] = seq  # BUG: published before the content below is written
-        if data:
-            self._arena_mv[off : off + len(data)] = data
-        failpoint("put.after_content")

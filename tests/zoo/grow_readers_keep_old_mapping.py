@@ -7,27 +7,19 @@ end of the old mapping returns fewer bytes instead of failing.
 
 from __future__ import annotations
 
-import numpy as np
+from warmtier.store import WarmTierStore
 
-from warmtier.format import SLOT_FIXED
-from warmtier.records import Record
-from warmtier.store import _F32, WarmTierStore, _make_record
+from ._support import patch
 
 CATEGORY = "growth"
 CAUGHT_BY = ("properties",)
-COPIED_FROM = {"_read": "c4807a210a9f"}
 
 
+@patch("_read", old="content = self._arena_mv[off : off + t.lengths.item(i)].tobytes()",
+       new="content = self._read_arena_mv[off : off + t.lengths.item(i)].tobytes()")
 class ReadersKeepOldMappingStore(WarmTierStore):
     """Reference store whose get() reads through a content view that growth does not refresh."""
 
     def _remap(self) -> None:
         super()._remap()
         self._read_arena_mv = self._content_file.u8.data  # BUG: _grow_content never refreshes it
-
-    def _read(self, i: int, id: str) -> Record:
-        start = i * self._slot_size + SLOT_FIXED
-        emb = np.frombuffer(self._slots_mv[start : start + 4 * self._dim].tobytes(), _F32)
-        off = self._offsets.item(i)
-        content = self._read_arena_mv[off : off + self._lengths.item(i)].tobytes()
-        return _make_record(id, emb, content, self._confidences.item(i))

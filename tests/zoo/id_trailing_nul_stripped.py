@@ -6,7 +6,7 @@ changes id, or collides with a different record named ``'a'``.
 
 from __future__ import annotations
 
-from warmtier.store import WarmTierStore
+from warmtier.store import Verify, WarmTierStore
 
 CATEGORY = "persistence"
 CAUGHT_BY = ("properties",)
@@ -15,8 +15,8 @@ CAUGHT_BY = ("properties",)
 class StripsTrailingNulStore(WarmTierStore):
     """Reference store whose recovery decodes ids with rstrip(b'\\x00')."""
 
-    def _rebuild(self) -> None:
-        super()._rebuild()
+    def _rebuild(self, verify: Verify = "all") -> None:
+        super()._rebuild(verify)
         renamed = {}
         for ident, slot in self._index.items():
             short = ident.rstrip("\x00")  # BUG: the id field is treated as a C string

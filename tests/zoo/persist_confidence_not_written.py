@@ -14,7 +14,7 @@ CAUGHT_BY = ("properties",)
 class ConfidenceNotWrittenStore(WarmTierStore):
     """Reference store that persists every confidence as 1.0."""
 
-    def _write_and_publish(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes,
-                           conf: float, norm: float, off: int) -> None:
+    def _write(self, slot: int, raw_id: bytes, emb: Embedding, data: bytes, conf: float,
+               norm: float, off: int) -> int:
         # BUG: the slot is packed with the default confidence, not ``conf``.
-        super()._write_and_publish(slot, raw_id, emb, data, 1.0, norm, off)
+        return super()._write(slot, raw_id, emb, data, 1.0, norm, off)

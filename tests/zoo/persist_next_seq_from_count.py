@@ -7,7 +7,7 @@ crash then lets an old version win recovery ("highest seq wins") over a newer on
 
 from __future__ import annotations
 
-from warmtier.store import WarmTierStore
+from warmtier.store import Verify, WarmTierStore
 
 CATEGORY = "persistence"
 CAUGHT_BY = ("properties", "crash")
@@ -16,6 +16,6 @@ CAUGHT_BY = ("properties", "crash")
 class NextSeqFromCountStore(WarmTierStore):
     """Reference store whose recovery ignores the sequence numbers when numbering anew."""
 
-    def _rebuild(self) -> None:
-        super()._rebuild()
+    def _rebuild(self, verify: Verify = "all") -> None:
+        super()._rebuild(verify)
         self._next_seq = len(self._index) + 1  # BUG: max(seq on disk, seq_floor) + 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from warmtier.store import WarmTierStore
+from warmtier.store import Verify, WarmTierStore
 
 CATEGORY = "persistence"
 CAUGHT_BY = ("properties",)
@@ -17,8 +17,8 @@ CAUGHT_BY = ("properties",)
 class ForgetsNewestRecordStore(WarmTierStore):
     """Reference store whose recovery drops the newest slot."""
 
-    def _rebuild(self) -> None:
+    def _rebuild(self, verify: Verify = "all") -> None:
         seqs = self._seqs
         if len(seqs) and int(seqs.max()) > 0:
             seqs[int(np.argmax(seqs))] = 0  # BUG: range(len(published) - 1)
-        super()._rebuild()
+        super()._rebuild(verify)

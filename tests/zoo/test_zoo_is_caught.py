@@ -9,14 +9,13 @@ full matrix with shrinking and writes the report.
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.zoo._support import source_digest
+from tests.zoo._support import PatchError, patch
 from tests.zoo.registry import REPO_ROOT, SUITES, Member, members
 from warmtier.testing.plugin import is_reference_spec, store_spec
 from warmtier.testing.zoo_runner import CAUGHT, format_table, run_matrix, run_one, summarize
@@ -55,19 +54,17 @@ def test_zoo_has_at_least_twenty_members_covering_every_bug_class() -> None:
     assert not missing, f"no zoo member plants a bug of class {sorted(missing)}"
 
 
-def test_every_copied_reference_method_is_still_the_one_the_member_copied() -> None:
-    stale = []
-    for m in MEMBERS:
-        module = importlib.import_module(m.module)
-        for method, digest in getattr(module, "COPIED_FROM", {}).items():
-            now = source_digest(method)
-            if now != digest:
-                stale.append(f"{m.name}: WarmTierStore.{method} is now {now}, copied at {digest}")
-    assert stale == [], (
-        "these members copy a reference method that has changed since; re-copy the current "
-        "method, re-plant the bug, and update COPIED_FROM (else the member plants a second, "
-        "unintended bug):\n  " + "\n  ".join(stale)
-    )
+def test_a_patch_whose_lines_moved_fails_naming_the_member_the_method_and_the_lines() -> None:
+    from warmtier.store import WarmTierStore
+
+    class Moved(WarmTierStore):
+        pass
+
+    with pytest.raises(PatchError) as info:
+        patch("_top_k", old="pairs.sort(key=by_slot)", new="pass")(Moved)
+    message = str(info.value)
+    assert "Moved" in message and "WarmTierStore._top_k" in message, message
+    assert "pairs.sort(key=by_slot)" in message and "is not there any more" in message, message
 
 
 def test_every_member_names_its_bug_and_a_distinct_class() -> None:

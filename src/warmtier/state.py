@@ -1,0 +1,139 @@
+"""What an open store holds (files, views, slot table, free lists), shared by the store's
+operations, its recovery, its compaction and its invariants, which are separate modules.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from typing import Any
+
+import numpy as np
+
+from warmtier.allocator import ExtentAllocator
+from warmtier.errors import StoreClosedError
+from warmtier.format import HEADER_SIZE, Header, content_name, slot_dtype, slots_name
+from warmtier.mapped import MappedFile
+from warmtier.slots import SlotTable
+
+__all__ = ["StoreState"]
+
+
+def _column(name: str, doc: str) -> Any:
+    """A read-write attribute that is the slot table's column ``name``."""
+    return property(lambda self: getattr(self._table, name),
+                    lambda self, value: setattr(self._table, name, value), doc=doc)
+
+
+class StoreState:
+    """The state of an open store. Operations change it under ``_lock``.
+
+    Slots are in exactly one role: live (in ``_index``), stale (an older version of a
+    live id, valid on disk until the next sync), pending (dead on disk, reusable after the
+    next sync) or free. Content extents are live, pending or free in ``_alloc``.
+    """
+
+    _path: str
+    _header: Header
+    _dim: int
+    _dtype: np.dtype[Any]
+    _slot_size: int
+    _max_content: int
+    _lock_fd: int
+    _lock: threading.RLock
+    _closed: bool
+    # the files and views of them (refreshed by _remap when a file is mapped anew)
+    _slots_file: MappedFile
+    _content_file: MappedFile
+    _capacity: int
+    _slots: Any  # structured view of the slot records
+    _slot_bytes: Any
+    _seqs: Any  # the published sequence number of each slot (0: unpublished)
+    _embeddings: Any
+    _arena: Any
+    _slots_mv: memoryview
+    _arena_mv: memoryview
+    # in memory
+    _table: SlotTable
+    _index: dict[str, int]  # id -> its live slot
+    _free_slots: list[int]
+    _pending_slots: list[int]  # dead on disk; reusable after the next sync
+    _stale: dict[str, list[int]]  # replaced, still valid on disk; retired at sync
+    _stale_count: int
+    _pending_extents: list[tuple[int, int]]
+    _pending_bytes: int
+    _live_bytes: int
+    _next_seq: int
+    _alloc: ExtentAllocator
+
+    # The slot table's columns under their historical names (tests and zoo members plant
+    # state through them).
+    _slot_ids = _column("ids", "The id each slot holds (None when not live).")
+    _live = _column("live", "Whether each slot is live.")
+    _offsets = _column("offsets", "Each live slot's content offset.")
+    _lengths = _column("lengths", "Each live slot's content length.")
+    _norms = _column("norms", "Each slot's embedding norm.")
+    _confidences = _column("confidences", "Each slot's confidence.")
+
+    def _init_state(self, directory: str, header: Header, slots: MappedFile,
+                    content: MappedFile, lock_fd: int) -> None:
+        self._path = directory
+        self._header = header
+        self._dim = header.dim
+        self._dtype = slot_dtype(header.dim)
+        self._slot_size = self._dtype.itemsize
+        self._max_content = header.max_content
+        self._slots_file = slots
+        self._content_file = content
+        self._lock_fd = lock_fd
+        self._lock = threading.RLock()
+        self._closed = False
+        self._remap()
+        self._table = SlotTable.empty(self._capacity)
+        self._index = {}
+        self._free_slots = []
+        self._pending_slots = []
+        self._stale = {}
+        self._stale_count = 0
+        self._pending_extents = []
+        self._pending_bytes = 0
+        self._live_bytes = 0
+        self._next_seq = 1
+
+    def _remap(self) -> None:
+        """Refresh the views after a file was mapped anew."""
+        body = self._slots_file.u8[HEADER_SIZE:]
+        self._capacity = body.shape[0] // self._slot_size
+        self._slots = body[: self._capacity * self._slot_size].view(self._dtype)
+        self._slot_bytes = body
+        self._seqs = self._slots["seq"]
+        self._embeddings = self._slots["embedding"]
+        self._arena = self._content_file.u8
+        self._slots_mv = body.data  # plain byte writes, faster than numpy setitem
+        self._arena_mv = self._arena.data
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StoreClosedError(f"the store at {self._path} is closed")
+
+    def _sync_and_mark(self) -> None:
+        """A durability point (defined by the store)."""
+        raise NotImplementedError
+
+    def _clean_up_generations(self, gen: int) -> None:
+        """Delete files of other generations (an interrupted or finished compaction)."""
+        keep = {slots_name(gen), content_name(gen)}
+        for name in os.listdir(self._path):
+            if name.startswith(("slots.", "content.")) and name not in keep:
+                with contextlib.suppress(OSError):
+                    os.unlink(os.path.join(self._path, name))
+
+    @staticmethod
+    def _discard(slots: MappedFile | None, content: MappedFile | None, *paths: str) -> None:
+        for f in (slots, content):
+            if f is not None:
+                f.close()
+        for p in paths:
+            with contextlib.suppress(OSError):
+                os.unlink(p)
