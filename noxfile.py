@@ -174,6 +174,17 @@ def mutants(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def nightly(session: nox.Session) -> None:
+    """One campaign over every suite's long runs (nightly properties, thousands of
+    schedules, 10,000 crash rounds, the zoo, scale), this machine's part of it:
+    `-- --shard=1/4 --shared-db=redis://host:6379/0`, then the merged report
+    (reports/campaign/<night>/). See docs/nightly.md."""
+    install(session, "test", "scale")
+    session.run("python", "-m", "warmtier.campaign.run", *session.posargs,
+                success_codes=[0, 1])
+
+
+@nox.session(python=PYTHON)
 def mutmut(session: nox.Session) -> None:
     """Nightly: mutmut over src/warmtier (config in pyproject [tool.mutmut]); prints the
     mutation score and every surviving mutant, writes reports/mutmut.json.

@@ -6,4 +6,5 @@ pytest_plugins = [
     "warmtier.perf.pytest_plugin",
     "warmtier.testing.concurrency_plugin",
     "warmtier.testing.crash.pytest_plugin",
+    "warmtier.campaign.pytest_plugin",
 ]

@@ -1,4 +1,5 @@
-"""The command line: ``warmtier info|check|demo PATH`` (also ``python -m warmtier``)."""
+"""The command line: ``warmtier info|check|demo PATH`` (also ``python -m warmtier``), and
+``warmtier failures`` / ``warmtier replay ID`` for the nightly campaigns' failure records."""
 
 from __future__ import annotations
 
@@ -71,7 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                        ("check", "verify every invariant; exit 1 listing the violations"),
                        ("demo", "create a store with sample records")):
         sub.add_parser(name, help=text).add_argument("path")
+    from warmtier.campaign.cli import add_commands, run
+
+    add_commands(sub)  # failures, replay: docs/nightly.md
     args = parser.parse_args(argv)
+    if args.command in ("failures", "replay"):
+        return run(args)
     try:
         handler = {"info": _info, "check": _check, "demo": _demo}[args.command]
         return handler(args.path)

@@ -8,6 +8,7 @@ Latency tables of the barrier scenarios are printed at the end of the run.
 
 from __future__ import annotations
 
+import os
 import random
 import shlex
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ import pytest
 from warmtier.testing.races import Latencies
 
 __all__ = ["ReplayHint", "latency_tables"]
+
+SCHEDULE_BASE_ENV = "WARMTIER_SCHEDULE_SEED_BASE"
 
 latency_tables: list[str] = []
 """Tables collected by the ``latencies`` fixture during this process, printed at the end."""
@@ -86,15 +89,18 @@ def schedule_seeds(request: pytest.FixtureRequest) -> Callable[[int], list[int]]
     """``schedule_seeds(default_count)``: the seeds a scheduler test should try.
 
     One seed when ``--warmtier-schedule-seed`` is given, else ``--warmtier-schedule-runs``
-    (or ``default_count``) seeds starting at 0.
+    (or ``default_count``) seeds starting at 0 (at ``$WARMTIER_SCHEDULE_SEED_BASE`` in a
+    campaign, so every night and shard tries new schedules).
     """
 
     def seeds(default_count: int) -> list[int]:
         one = request.config.getoption("warmtier_schedule_seed")
         if one is not None:
             return [int(one)]
-        runs = request.config.getoption("warmtier_schedule_runs") or default_count
-        return list(range(int(runs)))
+        runs = int(request.config.getoption("warmtier_schedule_runs") or default_count)
+        request.node.user_properties.append(("schedules", runs))  # the campaign counts them
+        base = int(os.environ.get(SCHEDULE_BASE_ENV, "0"))  # a campaign's nightly seed
+        return list(range(base, base + runs))
 
     return seeds
 

@@ -7,7 +7,8 @@ otherwise load its own derandomized ``ci``); else ``dev``. See docs/properties.m
 
 The example database is a directory (``.hypothesis/examples`` or
 ``WARMTIER_HYPOTHESIS_DB``); ``WARMTIER_HYPOTHESIS_SHARED_DB`` adds a team directory read
-through :class:`hypothesis.database.ReadOnlyDatabase` next to it.
+through :class:`hypothesis.database.ReadOnlyDatabase` next to it, and ``WARMTIER_SHARED_DB``
+(or ``--shared-db``) a Redis server instead (:mod:`warmtier.campaign.shared_db`).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def example_database() -> ExampleDatabase:
     (a synced folder, or a CI artifact unpacked in place) is only ever read.
     """
     local = DirectoryBasedExampleDatabase(os.environ.get(DB_ENV, ".hypothesis/examples"))
+    team = os.environ.get("WARMTIER_SHARED_DB")  # a Redis server: docs/nightly.md
+    if team:
+        from warmtier.campaign.shared_db import team_database
+
+        return team_database(local, team)
     shared = os.environ.get(SHARED_DB_ENV)
     if not shared:
         return local

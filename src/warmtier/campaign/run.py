@@ -1,0 +1,252 @@
+"""One shard of a nightly campaign: checks the shared database, prints the seeds, runs its
+part of every suite (pytest-xdist over the cores, the zoo runner for the zoo) and writes
+``<out>/<night>/shard-I-of-N.json`` for :mod:`warmtier.campaign.report`.
+
+    python -m warmtier.campaign.run --shard=1/2 --shared-db=redis://ci-redis:6379/0
+    python -m warmtier.campaign.run --quick --suites properties --select test_store_machine
+
+``nox -s nightly -- ARGS`` runs this with the ``test`` and ``scale`` extras installed.
+Exit status: 0 when every unit passed, 1 when something failed, 2 on a usage error or an
+unreachable shared database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from warmtier.campaign.pytest_plugin import PROGRESS_ENV, RESULTS_ENV, SUITE_ENV
+from warmtier.campaign.records import FailureRecord, RecordStore, commit, machine, now
+from warmtier.campaign.sharding import SUITES, Shard, Unit, night_seed, plan, split
+from warmtier.campaign.shared_db import (
+    CHECKED_ENV,
+    SHARED_ENV,
+    WRITE_ENV,
+    SharedDatabaseError,
+    check,
+    push_pending_examples,
+    redact,
+)
+from warmtier.testing.concurrency_plugin import SCHEDULE_BASE_ENV
+
+__all__ = ["main", "zoo_members"]
+
+_SKIP_ZOO = {"registry", "runner", "conftest"}
+
+
+def zoo_members(root: Path) -> list[str]:
+    """The zoo's member names (``tests/zoo/<name>.py``), without importing them."""
+    here = root / "tests" / "zoo"
+    return sorted(p.stem for p in here.glob("*.py")
+                  if not p.stem.startswith(("_", "test_")) and p.stem not in _SKIP_ZOO)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m warmtier.campaign.run",
+                                description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--shard", default="1/1", help="this machine's part, I/N (default 1/1)")
+    p.add_argument("--shared-db", default=os.environ.get(SHARED_ENV),
+                   help=f"redis://host:port/n (default ${SHARED_ENV}); none: local only")
+    p.add_argument("--suites", default=",".join(SUITES),
+                   help="comma-separated suites (default: all of %(default)s)")
+    p.add_argument("--select", default=None,
+                   help="comma-separated substrings; only units whose name holds one run")
+    p.add_argument("--store", default=None, help="--warmtier-store for every suite")
+    p.add_argument("--profile", default="nightly", help="Hypothesis profile (default nightly)")
+    p.add_argument("--rounds", type=int, default=10000, help="crash --rounds (default 10000)")
+    p.add_argument("--schedules", type=int, default=2000,
+                   help="controlled schedules per scheduler test (default 2000)")
+    p.add_argument("--scale", default="100k", help="scale suite size, 100k or 1m")
+    p.add_argument("--quick", action="store_true",
+                   help="a short campaign: ci profile, 30 rounds, 30 schedules, no slow tests")
+    p.add_argument("--workers", default="auto", help="pytest-xdist workers per run (default auto)")
+    p.add_argument("--night", default=None, help="the night's date (default: today, UTC)")
+    p.add_argument("--seed", type=int, default=None, help="the shard's seed (default: by night)")
+    p.add_argument("--durations", default=None,
+                   help="JSON unit name -> seconds (the same file on every shard)")
+    p.add_argument("--out", default="reports/campaign", help="where shard results go")
+    p.add_argument("--timeout", type=float, default=4 * 3600.0, help="seconds per pytest run")
+    p.add_argument("--pytest-arg", action="append", default=[],
+                   help="an extra argument for every pytest run (repeatable)")
+    return p
+
+
+def _pytest_command(suite: str, targets: Sequence[str], args: argparse.Namespace,
+                    seed: int, run_dir: Path) -> list[list[str]]:
+    base = [sys.executable, "-m", "pytest", *targets, "-p", "no:cacheprovider", "-q",
+            "-o", "console_output_style=classic"]
+    if args.store:
+        base.append(f"--warmtier-store={args.store}")
+    if args.quick:
+        base += ["-m", "not slow"]
+    base += list(args.pytest_arg)
+    xdist = [] if args.workers in ("0", "1") else ["-n", str(args.workers)]
+    if suite == "properties":
+        return [[*base, *xdist, f"--hypothesis-profile={args.profile}"]]
+    if suite == "concurrency":
+        return [[*base, *xdist, f"--warmtier-schedule-runs={args.schedules}"]]
+    if suite == "crash":
+        return [[*base, *xdist, f"--rounds={args.rounds}", f"--crash-seed={seed}"]]
+    # scale: untimed scenarios over the cores, then the timed ones alone (as nox -s scale)
+    common = [*base, "--scale-results=results/scale", "--scale-reports=reports/scale",
+              f"--scale={args.scale}", "--no-scale-progress"]
+    return [[*common, "-m", "not timing", *xdist], [*common, "-m", "timing"]]
+
+
+def _run_pytest(suite: str, units: list[Unit], args: argparse.Namespace, seed: int,
+                run_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    total: dict[str, Any] = {"units": len(units), "seconds": 0.0, "tests": 0, "failures": [],
+                             "counts": {}}
+    for i, cmd in enumerate(_pytest_command(suite, [u.target for u in units], args, seed,
+                                            run_dir)):
+        out = run_dir / f"{suite}-{i}.json"
+        out.unlink(missing_ok=True)
+        print(f"[campaign] {suite}: {shlex.join(cmd[1:])}", flush=True)
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(cmd, env={**env, RESULTS_ENV: str(out), SUITE_ENV: suite},
+                                  timeout=args.timeout, check=False)
+            code = proc.returncode
+        except subprocess.TimeoutExpired:
+            code = -1
+        seconds = time.monotonic() - started
+        total["seconds"] += seconds
+        if not out.exists():
+            if code not in (0, 5):
+                total["failures"].append({"id": "-", "test": f"{suite} run", "kind": "error",
+                                          "new": False, "replay": shlex.join(cmd[1:]),
+                                          "message": f"pytest exited {code} without results"})
+            continue
+        data = json.loads(out.read_text(encoding="utf-8"))
+        total["tests"] += data["tests"]
+        total["failures"] += data["failures"]
+        total["shared_db_down"] = total.get("shared_db_down") or data.get("shared_db_down")
+        for key, value in data["counts"].items():
+            total["counts"][key] = total["counts"].get(key, 0) + value
+    return total
+
+
+def _run_zoo(units: list[Unit], args: argparse.Namespace, root: Path, run_dir: Path,
+             env: dict[str, str], store: RecordStore) -> dict[str, Any]:
+    report = run_dir / "zoo.json"
+    jobs = str(os.cpu_count() or 2) if args.workers == "auto" else str(args.workers)
+    cmd = [sys.executable, "-m", "warmtier.testing.zoo_runner", "--registry", "tests.zoo.registry",
+           "--only", ",".join(u.target for u in units), "--json", str(report.resolve()),
+           "--profile", "ci", "--jobs", jobs, "--until-caught"]
+    print(f"[campaign] zoo: {shlex.join(cmd[1:])}", flush=True)
+    started = time.monotonic()
+    subprocess.run(cmd, env={**env, "PYTHONPATH": str(root)}, cwd=root, check=False,
+                   timeout=args.timeout)
+    total: dict[str, Any] = {"units": len(units), "seconds": time.monotonic() - started,
+                             "tests": 0, "failures": [], "counts": {}}
+    if not report.exists():
+        total["failures"].append({"id": "-", "test": "zoo run", "kind": "error", "new": False,
+                                  "replay": shlex.join(cmd[1:]), "message": "no zoo report"})
+        return total
+    rows = json.loads(report.read_text(encoding="utf-8"))["rows"]
+    caught: dict[str, str] = {}
+    for row in rows:
+        total["tests"] += 1
+        test = f"zoo:{row['name']}"
+        if row["status"] == "caught":
+            caught[test] = now()
+            continue
+        replay = shlex.join(["python", "-m", "warmtier.testing.zoo_runner", "--only",
+                             row["name"], "--profile", "ci"])
+        seen = FailureRecord.observed(suite="zoo", test=test, replay=replay, store=row["spec"],
+                                      text=f"E   zoo verdict: {row['status']}")
+        record, new = store.add(seen)
+        total["failures"].append({"id": record.id, "test": test, "kind": "zoo", "new": new,
+                                  "replay": replay, "message": f"{row['status']}: "
+                                  f"{row['description']}", "count": record.count,
+                                  "first_seen": record.first_seen})
+    store.passed(caught)
+    total["counts"] = {"zoo_members": len(rows), "zoo_caught": len(caught)}
+    return total
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        shard = Shard.parse(args.shard)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.quick:
+        args.profile = "ci" if args.profile == "nightly" else args.profile
+        args.rounds, args.schedules = min(args.rounds, 30), min(args.schedules, 30)
+    root = Path.cwd()
+    night = args.night or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    seed = args.seed if args.seed is not None else night_seed(night, shard)
+    url = args.shared_db or None
+    if url:
+        try:
+            check(url)
+        except SharedDatabaseError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        pushed = push_pending_examples(url) + RecordStore(url, writable=True).push_pending()
+        if pushed:
+            print(f"[campaign] pushed {pushed} writes that waited from an earlier run", flush=True)
+    suites = [s for s in args.suites.split(",") if s]
+    unknown = sorted(set(suites) - set(SUITES))
+    if unknown:
+        print(f"error: unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}",
+              file=sys.stderr)
+        return 2
+    durations = json.loads(Path(args.durations).read_text()) if args.durations else {}
+    units = plan(root, suites, zoo_members(root), durations)
+    if args.select:
+        wanted = args.select.split(",")
+        units = [u for u in units if any(w in u.name for w in wanted)]
+    mine = split(units, shard.total)[shard.index - 1]
+    run_dir = Path(args.out) / night / f"shard-{shard.index}-of-{shard.total}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    print(f"[campaign] night {night}, shard {shard}: seed {seed} (crash --crash-seed={seed}, "
+          f"schedules from {seed}); Hypothesis draws fresh seeds, printed with any failure",
+          flush=True)
+    print(f"[campaign] {len(mine)} of {len(units)} units, ~{sum(u.seconds for u in mine) / 60:.0f}"
+          f" min estimated; shared database: {redact(url) if url else 'none (local only)'}",
+          flush=True)
+    env = dict(os.environ)
+    env.update({SCHEDULE_BASE_ENV: str(seed), "WARMTIER_HYPOTHESIS_PROFILE": args.profile,
+                PROGRESS_ENV: env.get(PROGRESS_ENV, "60")})
+    if url:
+        env.update({SHARED_ENV: url, WRITE_ENV: "1", CHECKED_ENV: "1"})
+    store = RecordStore(url, writable=True)
+    started, begun = now(), time.monotonic()
+    results: dict[str, Any] = {}
+    groups = [(s, [u for u in mine if u.suite == s]) for s in SUITES]
+    groups = [(s, g) for s, g in groups if g]
+    for i, (suite, group) in enumerate(groups, 1):
+        if suite == "zoo":
+            results[suite] = _run_zoo(group, args, root, run_dir, env, store)
+        else:
+            results[suite] = _run_pytest(suite, group, args, seed, run_dir, env)
+        elapsed = time.monotonic() - begun
+        left = sum(u.seconds for _, g in groups[i:] for u in g)
+        print(f"[campaign] shard {shard}: {i}/{len(groups)} suites done, {elapsed / 60:.1f} min"
+              f", ~{left / 60:.0f} min left (estimate)", flush=True)
+    summary = {"night": night, "shard": str(shard), "seed": seed, "commit": commit(),
+               "machine": machine(), "started": started, "finished": now(),
+               "seconds": round(time.monotonic() - begun, 2), "units": [u.name for u in mine],
+               "planned_units": len(units), "shared_db": redact(url) if url else None,
+               "suites": results}
+    out = Path(args.out) / night / f"shard-{shard.index}-of-{shard.total}.json"
+    out.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    failed = sum(len(r["failures"]) for r in results.values())
+    print(f"[campaign] shard {shard} done: {failed} failure(s); wrote {out}", flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
