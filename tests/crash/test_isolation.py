@@ -89,10 +89,6 @@ def _create_then_die(directory: str) -> None:
     os.kill(os.getpid(), signal.SIGBUS)
 
 
-def _sleep(seconds: float) -> None:
-    time.sleep(seconds)
-
-
 def _raise() -> None:
     raise KeyError("from the child")
 
@@ -107,11 +103,21 @@ def test_after_a_child_dies_by_a_signal_its_scratch_directory_is_emptied_and_the
     assert not os.path.exists(worker.workdir)
 
 
-def test_a_hung_call_is_killed_and_reported_as_a_hang_with_the_childs_stack() -> None:
-    started = time.monotonic()
-    outcome = run_isolated(_sleep, 60, timeout=1)
-    assert outcome.kind == "timeout" and time.monotonic() - started < 20
-    assert "_sleep" in outcome.stack and "hung" in outcome.report("sleeping")
+def _hang(marker: str) -> None:
+    with open(marker, "w"):
+        pass
+    time.sleep(3600)
+
+
+def test_a_hung_call_is_killed_and_reported_as_a_hang_with_the_childs_stack(
+        tmp_path: Path) -> None:
+    marker = str(tmp_path / "hanging")
+    with Isolated() as worker:
+        assert worker.call(os.getpid).ok, "the child must be up before the hang is timed"
+        outcome = worker.call(_hang, marker, timeout=3)
+    assert outcome.kind == "timeout", outcome.describe()
+    assert os.path.exists(marker), "the call never started in the child"
+    assert "_hang" in outcome.stack and "hung" in outcome.report("sleeping"), outcome.stack
 
 
 def test_an_exception_in_the_child_comes_back_with_its_type_and_traceback() -> None:
