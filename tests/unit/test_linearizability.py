@@ -15,6 +15,7 @@ from warmtier.testing.history import HistoryRecorder, StoreModel
 from warmtier.testing.linearizability import (
     Operation,
     RegisterModel,
+    Verdict,
     check,
     check_part,
     format_history,
@@ -219,3 +220,10 @@ def test_store_counterexample_keeps_the_writes_a_wrong_count_contradicts() -> No
     assert result.ok is False
     kinds = sorted(o.kind for o in result.counterexample)
     assert kinds == ["len", "put", "put", "remove"], format_history(result.counterexample)
+
+
+def test_a_search_out_of_time_is_unknown_not_illegal() -> None:
+    history = [w(i, "x", i, 0, 100) for i in range(10)] + [r(99, "x", -1, 200, 201)]
+    assert check(history, RegisterModel(), timeout=0.0).verdict is Verdict.UNKNOWN
+    assert check(history, RegisterModel(), shrink=False).verdict is Verdict.ILLEGAL
+    assert check(history[:-1], RegisterModel()).verdict is Verdict.OK

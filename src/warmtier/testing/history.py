@@ -1,28 +1,5 @@
-"""Record a store's concurrent history, and the contract's sequential meaning as a checker model.
-
-:class:`RecordingStore` wraps any contract store and logs every call with invoke and
-return stamps from one shared logical clock; :class:`StoreModel` is the store contract
-(``put``/``get``/``remove``/``in``/``len``/``ids``/``search``) in the terms of
-:mod:`warmtier.testing.linearizability`. Values are compared by a fingerprint of the
-whole record, so a torn or mixed read matches no write and fails the check. A ``search``
-must be a valid top-k of some state between its call and return (scores within
-:data:`~warmtier.testing.compare.SCORE_ATOL`, as the sequential suites judge them);
-``scan`` is weakly consistent, judged by :func:`scan_problems`. :func:`check_history`
-runs both.
-
->>> import numpy as np
->>> from warmtier.model import ModelStore
->>> from warmtier.testing.linearizability import check
->>> rec = HistoryRecorder()
->>> store = rec.wrap(ModelStore(dim=2))
->>> store.put("a", [1.0, 0.0], b"x"); store.get("a").content
-b'x'
->>> check(rec.history(), StoreModel()).ok
-True
->>> _ = store.search([1.0, 0.0], k=2); _ = list(store.scan())
->>> check_history(rec.history(), rec.model()).ok
-True
-"""
+"""Record a store's concurrent history, and judge it: linearizable against the model
+(:class:`StoreModel`, a :class:`~warmtier.model.ModelStore` per step), scans weakly consistent."""
 
 from __future__ import annotations
 
@@ -35,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from warmtier.model import cosine_scores
+from warmtier.errors import WarmTierError
+from warmtier.model import ModelStore, cosine_scores
 from warmtier.records import Record
 from warmtier.testing.compare import SCORE_ATOL, StoreMismatch, assert_search_matches
 from warmtier.testing.linearizability import CheckResult, Operation, check, format_history
+from warmtier.testing.ops import Op
 
 __all__ = [
     "HistoryRecorder",
@@ -81,7 +60,23 @@ class _Raw:
 
 
 class HistoryRecorder:
-    """Collects operations from any number of threads; one logical clock for all stamps."""
+    """Collects operations from any number of threads; one logical clock for all stamps.
+
+    Values are compared by a fingerprint of the whole record, so a torn or mixed read
+    matches no write and fails the check.
+
+    >>> from warmtier.model import ModelStore
+    >>> from warmtier.testing.linearizability import check
+    >>> rec = HistoryRecorder()
+    >>> store = rec.wrap(ModelStore(dim=2))
+    >>> store.put("a", [1.0, 0.0], b"x"); store.get("a").content
+    b'x'
+    >>> check(rec.history(), StoreModel()).ok
+    True
+    >>> _ = store.search([1.0, 0.0], k=2); _ = list(store.scan())
+    >>> check_history(rec.history(), rec.model()).verdict.value
+    'ok'
+    """
 
     def __init__(self) -> None:
         self._clock = itertools.count()
@@ -90,8 +85,10 @@ class HistoryRecorder:
         self._labels: dict[bytes, str] = {}
         self.embeddings: dict[bytes, np.ndarray[Any, np.dtype[np.float32]]] = {}
         self._lock = threading.Lock()
+        self.dim: int | None = None
 
     def wrap(self, store: Any) -> RecordingStore:
+        self.dim = getattr(store, "dim", None)
         return RecordingStore(store, self)
 
     def client(self) -> int:
@@ -118,7 +115,7 @@ class HistoryRecorder:
 
     def model(self) -> StoreModel:
         """The checker model for this history (it knows each put's embedding, for search)."""
-        return StoreModel(self.embeddings)
+        return StoreModel(self.embeddings, self.dim)
 
     def tick(self) -> int:
         return next(self._clock)
@@ -280,11 +277,17 @@ def _token(value: Any) -> bytes | None:
 
 
 class StoreModel:
-    """The store contract's sequential meaning for the checker.
+    """The store contract's sequential meaning for the checker: a :class:`ModelStore`.
 
-    State: a frozenset of ``(id, fingerprint)`` pairs. Per-id operations partition by
-    id; a history that holds ``len``, ``ids`` or ``search`` is checked whole (those see
-    every id). ``search`` needs ``embeddings`` (fingerprint to float32 embedding, as
+    State: a frozenset of ``(id, fingerprint)`` pairs, a model's records made hashable
+    for Lowe's cache. ``step`` restores a :class:`~warmtier.model.ModelStore` holding
+    each record as (its embedding, its fingerprint as content), applies the operation as
+    an :class:`~warmtier.testing.ops.Op` and compares what the model returns with what
+    the store returned (a ``search`` as a valid top-k within SCORE_ATOL of the model's
+    cosine). Steps are memoized per (state, operation), so the search restores a model
+    once per pair it visits. Per-id operations partition by id; a history that holds
+    ``len``, ``ids`` or ``search`` is checked whole (those see every id). ``search``
+    needs ``embeddings`` (fingerprint to float32 embedding, as
     :meth:`HistoryRecorder.model` gives); ``scan`` is left out of the search (it is not
     linearizable; :func:`scan_problems` judges it).
     """
@@ -292,55 +295,69 @@ class StoreModel:
     GLOBAL = frozenset({"len", "ids", "search"})
 
     def __init__(
-        self, embeddings: Mapping[bytes, np.ndarray[Any, np.dtype[np.float32]]] | None = None
+        self, embeddings: Mapping[bytes, np.ndarray[Any, np.dtype[np.float32]]] | None = None,
+        dim: int | None = None,
     ) -> None:
         self.embeddings = embeddings if embeddings is not None else {}
-        self._searches: dict[tuple[State, int], bool] = {}
+        self.dim = dim
+        self._steps: dict[tuple[State, int], tuple[Operation, State | None]] = {}
 
     def init(self) -> State:
         return frozenset()
 
     def step(self, state: State, op: Operation) -> State | None:
-        kind = op.kind
-        if kind == "len":
-            return state if op.pending or op.result == len(state) else None
-        if kind == "ids":
-            return state if op.pending or op.result == frozenset(k for k, _ in state) else None
-        if kind == "search":
-            return state if op.pending or self._search_fits(state, op) else None
-        key = op.args[0]
-        current = next((v for k, v in state if k == key), None)
-        if kind == "put":
-            rest = state if current is None else state - {(key, current)}
-            return rest | {(key, op.args[1])}
-        if kind == "get":
-            return state if op.pending or op.result == current else None
-        if kind == "contains":
-            return state if op.pending or op.result == (current is not None) else None
-        if kind == "remove":
-            if op.pending:
-                return state if current is None else state - {(key, current)}
-            if op.result != (current is not None):
-                return None
-            return state if current is None else state - {(key, current)}
-        raise ValueError(f"StoreModel has no operation {kind!r}")
-
-    def _search_fits(self, state: State, op: Operation) -> bool:
-        """Is ``op.result`` a valid ``search`` answer over ``state`` (the sequential
-        suites' judgement: top-k by cosine, ties by id, scores within SCORE_ATOL)?"""
         memo = (state, id(op))
-        known = self._searches.get(memo)
-        if known is not None:
-            return known
-        query, k = op.args
-        records = [Record(rid, self.embeddings[fp], b"", 1.0) for rid, fp in state]
+        known = self._steps.get(memo)
+        if known is None:
+            known = self._steps[memo] = (op, self._step(state, op))  # op kept: its id stays
+        return known[1]
+
+    def _step(self, state: State, op: Operation) -> State | None:
+        model = ModelStore(dim=self._model_dim(op))
+        for key, token in state:
+            Op.put(key, self._embedding(token, model.dim), token).apply(model)
         try:
-            assert_search_matches(list(op.result), query, k, records)
-            fits = True
-        except (StoreMismatch, TypeError, ValueError):
-            fits = False
-        self._searches[memo] = fits
-        return fits
+            got = self._as_op(op).apply(model)
+        except WarmTierError:  # the model refuses the call: it cannot have returned
+            return state if op.pending else None
+        if not op.pending and not self._agrees(op, got, model):
+            return None
+        return frozenset((rec.id, rec.content) for rec in model.scan())
+
+    def _as_op(self, op: Operation) -> Op:
+        """The vocabulary's operation for a history's (a put writes its fingerprint as
+        content, with the embedding the recorder saw)."""
+        if op.kind == "search":
+            return Op.search(op.args[0], op.args[1])
+        if op.kind == "put":
+            return Op.put(op.args[0], self._embedding(op.args[1], self._model_dim(op)),
+                          op.args[1])
+        return Op.on(op.kind, op.args[0] if op.args else "")
+
+    def _model_dim(self, op: Operation) -> int:
+        """The store's ``dim``: as given, else that of the embeddings put, else of the
+        query searched (1 for a history of neither)."""
+        if self.dim is None:
+            known = next((len(e) for e in self.embeddings.values()), None)
+            query = len(op.args[0]) if op.kind == "search" else 1
+            return known or query
+        return self.dim
+
+    def _embedding(self, token: bytes, dim: int) -> Any:
+        """The embedding put with ``token`` (zeros for a history that does not say)."""
+        found = self.embeddings.get(token)
+        return found if found is not None else np.zeros(dim, np.float32)
+
+    def _agrees(self, op: Operation, got: Any, model: ModelStore) -> bool:
+        """Did the store return what the model did (``got``, the model after the call)?"""
+        kind, result = op.kind, op.result
+        if kind == "get":
+            return bool(result == (None if got is None else got.content))
+        if kind == "ids":
+            return bool(result == frozenset(got))
+        if kind == "search":
+            return _search_fits(result, op.args, list(model.scan()))
+        return bool(result == got)
 
     def partition(self, history: Sequence[Operation]) -> list[list[Operation]]:
         history = [op for op in history if op.kind != "scan"]
@@ -429,6 +446,17 @@ class StoreModel:
 
     def describe_state(self, state: State) -> str:
         return "{" + ", ".join(f"{k!r}: {v.hex()[:8]}" for k, v in sorted(state)) + "}"
+
+
+def _search_fits(result: Any, args: tuple[Any, ...], records: list[Record]) -> bool:
+    """Is ``result`` a valid ``search(*args)`` answer over ``records`` (the sequential
+    suites' judgement: top-k by cosine, ties by id, scores within SCORE_ATOL)?"""
+    query, k = args
+    try:
+        assert_search_matches(list(result), query, k, records)
+    except (StoreMismatch, TypeError, ValueError):
+        return False
+    return True
 
 
 def _first(pair: Any) -> Any:

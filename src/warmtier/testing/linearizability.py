@@ -1,23 +1,9 @@
-"""Linearizability checking of concurrent histories: Wing-Gong search with Lowe's cache.
-
-A history is a list of :class:`Operation` (invoke and return times, thread, kind,
-arguments, result). :func:`check` partitions it with the model (P-compositionality, as
-Porcupine does: a per-key store history is linearizable iff each key's sub-history is),
-searches each part, and on failure shrinks the failing part to a minimal
-non-linearizable sub-history.
-
->>> from warmtier.testing.linearizability import Operation, RegisterModel, check
->>> ops = [
-...     Operation(0, "write", ("x", 1), None, call=0, ret=3),
-...     Operation(1, "read", ("x",), 1, call=1, ret=2),   # overlaps the write: fine
-...     Operation(1, "read", ("x",), None, call=4, ret=5),  # after the write: must see 1
-... ]
->>> check(ops, RegisterModel()).ok
-False
-"""
+"""Linearizability checking of concurrent histories (Wing-Gong search with Lowe's cache,
+partitioned as porcupine does): a verdict ok, illegal or unknown, and a minimal counterexample."""
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +15,7 @@ __all__ = [
     "Operation",
     "PartResult",
     "RegisterModel",
+    "Verdict",
     "check",
     "check_part",
     "format_history",
@@ -137,6 +124,19 @@ class RegisterModel:
         return repr(state[1]) if state else "unset"
 
 
+class Verdict(enum.Enum):
+    """What the checker decided (porcupine's CheckResult): a linearization exists, none
+    does, or the search ran out of steps or time before it could tell."""
+
+    OK = "ok"
+    ILLEGAL = "illegal"
+    UNKNOWN = "unknown"
+
+    @classmethod
+    def of(cls, ok: bool | None) -> Verdict:
+        return cls.UNKNOWN if ok is None else cls.OK if ok else cls.ILLEGAL
+
+
 @dataclass
 class PartResult:
     """The verdict on one partition: ``ok`` is ``None`` when the search hit its budget."""
@@ -146,16 +146,25 @@ class PartResult:
     steps: int
     linearization: list[Operation] = field(default_factory=list)
 
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.of(self.ok)
+
 
 @dataclass
 class CheckResult:
-    """The verdict on a whole history, with the minimal failing sub-history if any."""
+    """The verdict on a whole history, with the minimal failing sub-history if any:
+    ``verdict`` ok, illegal or unknown (``ok`` True, False or None)."""
 
     ok: bool | None
     parts: list[PartResult]
     seconds: float
     counterexample: list[Operation] = field(default_factory=list)
     message: str = ""
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict.of(self.ok)
 
     def __bool__(self) -> bool:
         return self.ok is True
@@ -218,9 +227,11 @@ def _unlift(entry: _Entry) -> None:
 
 
 def check_part(
-    ops: Sequence[Operation], model: Model[Any], *, max_steps: int | None = None
+    ops: Sequence[Operation], model: Model[Any], *, max_steps: int | None = None,
+    deadline: float | None = None,
 ) -> PartResult:
-    """Search one partition for a linearization (Wing-Gong with Lowe's state cache).
+    """Search one partition for a linearization (Wing-Gong with Lowe's state cache);
+    unknown (``ok`` None) past ``max_steps`` or the ``time.monotonic()`` ``deadline``.
 
     Pending operations (``ret is None``) may be linearized anywhere after their call or
     left out. Worst case exponential; the cache of (linearized set, state) pairs keeps
@@ -236,7 +247,8 @@ def check_part(
     steps = 0
     while head.next is not None:
         steps += 1
-        if max_steps is not None and steps > max_steps:
+        if (max_steps is not None and steps > max_steps) or (
+                deadline is not None and steps % 1024 == 0 and time.monotonic() > deadline):
             return PartResult(ops, None, steps)
         assert entry is not None
         op = entry.op
@@ -324,20 +336,31 @@ def check(
     model: Model[Any],
     *,
     max_steps_per_part: int | None = None,
+    timeout: float | None = None,
     shrink: bool = True,
 ) -> CheckResult:
     """Check a whole history: partition, search each part, shrink the first failure.
 
     ``ok`` is ``True`` (linearizable), ``False`` (not; ``counterexample`` and
-    ``message`` say why) or ``None`` (some part exceeded ``max_steps_per_part``).
+    ``message`` say why) or ``None`` (unknown: some part exceeded
+    ``max_steps_per_part``, or the search ran past ``timeout`` seconds).
+
+    >>> ops = [
+    ...     Operation(0, "write", ("x", 1), None, call=0, ret=3),
+    ...     Operation(1, "read", ("x",), 1, call=1, ret=2),   # overlaps the write: fine
+    ...     Operation(1, "read", ("x",), None, call=4, ret=5),  # after the write: must see 1
+    ... ]
+    >>> check(ops, RegisterModel()).verdict
+    <Verdict.ILLEGAL: 'illegal'>
     """
     start = time.perf_counter()
+    deadline = None if timeout is None else time.monotonic() + timeout
     results: list[PartResult] = []
     verdict: bool | None = True
     counterexample: list[Operation] = []
     message = ""
     for part in model.partition(history):
-        result = check_part(part, model, max_steps=max_steps_per_part)
+        result = check_part(part, model, max_steps=max_steps_per_part, deadline=deadline)
         results.append(result)
         if result.ok is False:
             verdict = False
@@ -352,5 +375,5 @@ def check(
             break
         if result.ok is None and verdict is True:
             verdict = None
-            message = f"search budget exceeded on a part of {len(part)} operations"
+            message = f"unknown: search budget exceeded on a part of {len(part)} operations"
     return CheckResult(verdict, results, time.perf_counter() - start, counterexample, message)

@@ -1,28 +1,21 @@
-"""Panic injection: make a failpoint raise inside a mutation, then judge the aftermath.
-
-:func:`inject_once` runs a workload that reaches every step of every mutation (puts of
-0 B to 70 KB, replacements, removes, flushes, compactions, growth of both files) with
-one failpoint armed to raise on its first hit in the calling thread. The faulted call
-must be all-or-nothing against the model, ``check()`` must pass, a call from another
-thread must return promptly (no lock left held), and later calls must work.
-"""
+"""Panic injection: make a failpoint raise inside a mutation of a workload of
+:class:`~warmtier.testing.ops.Op`, then judge the aftermath against the model."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from warmtier import failpoints
-from warmtier.records import Record
+from warmtier.model import ModelStore
 from warmtier.testing.contract import snapshot
+from warmtier.testing.ops import Op
 from warmtier.testing.races import dump_stacks
-from warmtier.testing.witness import check_store, expected, value
+from warmtier.testing.witness import DIM, check_store, value
 
 __all__ = ["MAX_OPS", "Unreached", "assert_promptly_usable", "inject_once", "workload"]
 
-Model = dict[str, Record]
-Op = tuple[str, Callable[[Any], object], Callable[[Model], None]]
 MAX_OPS = 4000
 """How many workload operations to try before declaring a failpoint unreachable."""
 
@@ -32,9 +25,9 @@ class Unreached(Exception):
 
 
 def workload(prefix: str) -> Iterator[Op]:
-    """Endless (label, call, apply-to-model) operations on ids starting with ``prefix``:
-    puts of 0 B to 70 KB and of 1 MiB every 40th (so growth recurs even while other
-    threads keep the arena large), replacements, removes, flushes and compactions."""
+    """Endless operations on ids starting with ``prefix``: puts of 0 B to 70 KB and of
+    1 MiB every 40th (so growth recurs even while other threads keep the arena large),
+    replacements, removes, flushes and compactions."""
     i = 0
     while True:
         i += 1
@@ -45,27 +38,15 @@ def workload(prefix: str) -> Iterator[Op]:
         if i % 3 == 0:
             yield _put(f"{prefix}{i // 2}", i + 100_000, (i * 31) % 900)
         if i % 4 == 0:
-            yield _remove(f"{prefix}{i // 3}")
+            yield Op.on("remove", f"{prefix}{i // 3}")
         if i % 60 == 0:
-            yield "flush()", lambda s: s.flush(), lambda m: None
+            yield Op.on("flush")
         if i % 170 == 0:
-            yield "compact()", lambda s: s.compact(), lambda m: None
+            yield Op.on("compact")
 
 
 def _put(id: str, seq: int, size: int) -> Op:
-    emb, content, conf = value(id, 0, seq, size)
-
-    def apply(model: Model) -> None:
-        model[id] = expected(id, 0, seq, size)
-
-    return f"put({id!r}, {size} B)", lambda s: s.put(id, emb, content, conf), apply
-
-
-def _remove(id: str) -> Op:
-    def apply(model: Model) -> None:
-        model.pop(id, None)
-
-    return f"remove({id!r})", lambda s: s.remove(id), apply
+    return Op.put(id, *value(id, 0, seq, size))
 
 
 def assert_promptly_usable(store: Any, replay: str = "", wait: float = 10.0) -> None:
@@ -100,38 +81,60 @@ def inject_once(
     store: Any, name: str, prefix: str = "p", replay: str = "", wait: float = 10.0
 ) -> str:
     """Fault ``name`` once in this thread and check the aftermath; returns the faulted
-    operation. Raises :class:`Unreached` if the workload never hits ``name``."""
-    model: Model = {}
-    arming = failpoints.arm(name, failpoints.Raise(), times=1, thread=threading.get_ident())
-    try:
-        for count, op in enumerate(workload(prefix)):
-            label, call, apply = op
-            if count >= MAX_OPS:
-                raise Unreached(f"the workload never reached failpoint {name!r} in {MAX_OPS} ops")
-            try:
-                call(store)
-            except failpoints.InjectedFault:
-                break
-            apply(model)
-    finally:
-        failpoints.disarm(arming)
-    after = dict(model)
-    apply(after)
+    operation. Raises :class:`Unreached` if the workload never hits ``name``.
+
+    The workload reaches every step of every mutation; the faulted call must be
+    all-or-nothing against the model, ``check()`` must pass, a call from another thread
+    must return promptly (no lock left held), and later calls must work.
+    """
+    model = ModelStore(dim=DIM)
+    op = _run_until_fault(store, model, name, prefix)
+    label = op.describe()
+    before = snapshot(model, prefix)
+    op.apply(model)
+    after = snapshot(model, prefix)
     assert_promptly_usable(store, replay, wait)
     state = snapshot(store, prefix)
-    if state != model and state != after:
-        differing = sorted(set(state) ^ set(model) | {k for k in state if state[k] != model.get(k)})
+    if state != before and state != after:
+        differing = sorted(set(state) ^ set(before)
+                           | {k for k in state if state[k] != before.get(k)})
         raise AssertionError(
             f"{label} faulted at {name!r} was not all-or-nothing: expected the state before "
-            f"({len(model)} records) or after ({len(after)}), got {len(state)} records; "
+            f"({len(before)} records) or after ({len(after)}), got {len(state)} records; "
             f"ids that differ from before: {differing[:4]}. {replay}"
         )
     checked(store, f"after {label} faulted at {name!r}", replay)
-    model = state
-    for _, later, apply_later in (_put(f"{prefix}later", 7, 123), _remove(f"{prefix}1")):
-        later(store)
-        apply_later(model)
-    if snapshot(store, prefix) != model:
+    model = _model_of(state)  # the model follows the store: before or after the call
+    for later in (_put(f"{prefix}later", 7, 123), Op.on("remove", f"{prefix}1")):
+        later.apply(store)
+        later.apply(model)
+    if snapshot(store, prefix) != snapshot(model, prefix):
         raise AssertionError(f"calls after {label} faulted at {name!r} went wrong. {replay}")
     checked(store, f"after later calls following {label} faulted at {name!r}", replay)
     return label
+
+
+def _run_until_fault(store: Any, model: ModelStore, name: str, prefix: str) -> Op:
+    """Run the workload on ``store`` and ``model`` until ``name`` raises in this thread;
+    the faulted operation (applied to neither)."""
+    arming = failpoints.arm(name, failpoints.Raise(), times=1, thread=threading.get_ident())
+    try:
+        for count, op in enumerate(workload(prefix)):
+            if count >= MAX_OPS:
+                raise Unreached(f"the workload never reached failpoint {name!r} in {MAX_OPS} ops")
+            try:
+                op.apply(store)
+            except failpoints.InjectedFault:
+                return op
+            op.apply(model)
+    finally:
+        failpoints.disarm(arming)
+    raise AssertionError("unreachable: the workload is endless")  # pragma: no cover
+
+
+def _model_of(records: dict[str, Any]) -> ModelStore:
+    """A model holding ``records``."""
+    model = ModelStore(dim=DIM)
+    for rec in records.values():
+        model.put(rec.id, rec.embedding, rec.content, rec.confidence)
+    return model

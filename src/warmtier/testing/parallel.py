@@ -1,16 +1,5 @@
-"""Concurrent stateful testing: a sequential prefix, then parallel branches, linearizable.
-
-Hypothesis draws a short sequential prefix of contract operations (every call: put,
-remove, compact, flush and the reads, search and scan included, on three ids) and two
-or three branches; the branches run on threads under the controlled scheduler (its strategy and
-seed are drawn too, so every example is deterministic and Hypothesis can shrink it), and
-the recorded history must be linearizable (searches included), every read whole,
-every scan weakly consistent, and ``check()`` must pass.
-
->>> from warmtier.model import ModelStore
->>> prop = concurrent_property(lambda: ModelStore(dim=DIM), max_examples=3)
->>> prop()  # passes: the model is linearizable
-"""
+"""Concurrent stateful testing: a drawn sequential prefix, then parallel branches of
+:class:`~warmtier.testing.ops.Op` under the controlled scheduler, judged linearizable."""
 
 from __future__ import annotations
 
@@ -23,10 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmtier.testing.history import HistoryRecorder, check_history
-from warmtier.testing.program import KINDS, Op, perform
+from warmtier.testing.history import HistoryRecorder
+from warmtier.testing.ops import PER_ID, Op
+from warmtier.testing.program import WEIGHTS, drawn_op, history_problems, perform
 from warmtier.testing.scheduler import Scheduler, make_strategy
-from warmtier.testing.witness import DIM, check_store
+from warmtier.testing.witness import DIM
 
 __all__ = ["DIM", "Op", "ParallelCase", "concurrent_property", "operations", "parallel_cases"]
 
@@ -38,15 +28,16 @@ SIZES = (0, 11, 300, 5000)
 def operations() -> st.SearchStrategy[Op]:
     """Every call of the contract (put, remove, compact, flush, get, ``in``, len, ids,
     search, scan), the per-id ones on three ids, ``'a'`` most often; puts of 0 B to
-    5000 B. Samples: ``put('a', 300 B)``, ``remove('a')``, ``search(#4)``, ``flush()``."""
+    5000 B. Samples: ``put('a', 300 B)``, ``remove('a')``, ``scan(batch_size=1)``,
+    ``flush()``."""
     keyed = st.sampled_from(("a", *IDS))
     picks = st.integers(0, 11)
     per_id = ("get", "remove", "contains")
     return st.one_of(
-        st.builds(Op, st.just("put"), keyed, st.sampled_from(SIZES), picks),
-        st.builds(Op, st.sampled_from(per_id), keyed),
-        st.builds(Op, st.just("remove"), keyed),
-        st.builds(Op, st.sampled_from([k for k in KINDS if k not in ("put", *per_id)]),
+        st.builds(drawn_op, st.just("put"), keyed, st.sampled_from(SIZES), picks),
+        st.builds(drawn_op, st.sampled_from(per_id), keyed),
+        st.builds(drawn_op, st.just("remove"), keyed),
+        st.builds(drawn_op, st.sampled_from([k for k in WEIGHTS if k not in PER_ID]),
                   st.just(""), st.just(0), picks),
     )
 
@@ -77,7 +68,6 @@ def run_case(store: Any, case: ParallelCase, timeout: float = 30.0) -> str | Non
     """Run one case; ``None`` if the outcome is correct, else what went wrong."""
     recorder = HistoryRecorder()
     view = recorder.wrap(store)
-    problems: list[str] = []
     counter = itertools.count()
     for op in case.prefix:
         perform(view, 99, next(counter), op)
@@ -94,13 +84,7 @@ def run_case(store: Any, case: ParallelCase, timeout: float = 30.0) -> str | Non
         return body
 
     sched.run([branch(t, ops) for t, ops in enumerate(case.branches)])
-    result = check_history(recorder.history(), recorder.model())
-    if result.ok is not True:
-        problems.append(result.message)
-    try:
-        check_store(store)
-    except Exception as exc:
-        problems.append(f"check() failed: {exc!r}")
+    problems = history_problems(recorder, store)
     return "\n".join(problems) if problems else None
 
 
@@ -116,6 +100,10 @@ def concurrent_property(
     Each example uses a fresh store, closed afterwards. A failure is shrunk by
     Hypothesis, which prints the minimal case (with its strategy and seed).
     ``observe`` is told each example's verdict (to count runs until a failure).
+
+    >>> from warmtier.model import ModelStore
+    >>> prop = concurrent_property(lambda: ModelStore(dim=DIM), max_examples=3)
+    >>> prop()  # passes: the model is linearizable
     """
 
     @settings(

@@ -1,68 +1,60 @@
-"""Concurrent programs over the contract, and their verdicts: the race probe and hot-id races.
-
-:class:`RaceProgram` is a small fixed program: three threads run short scripts that make
-every classic race of a store possible: puts of the same new id (counting), puts of
-different new ids (slot and extent choice), replacing puts racing gets (publication
-order), compaction racing reads and writes (relocation), and ``len`` racing all of it.
-:meth:`RaceProgram.verdict` checks the recorded history for linearizability, every read
-for wholeness, ``len`` against ``ids()``, and ``check()``. The same program runs under
-barriers or the scheduler.
-
-:func:`hot_scripts` draws programs over EVERY call of the contract (put, remove,
-compact, flush, get, ``in``, len, ids, search, scan) on two ids, so that removes race
-removes and puts of one id, searches race replaces: the races a store without
-failpoints (nothing for the scheduler to stop at) can only show running free.
-:func:`hot_round` runs one and judges it (linearizability with search, scan's weak
-consistency, ``check()``).
-
->>> from warmtier.model import ModelStore
->>> program = RaceProgram(ModelStore(dim=DIM))
->>> for task in program.tasks():
-...     task()
->>> program.verdict() is None
-True
->>> hot_round(ModelStore(dim=DIM), hot_scripts(7), lambda tasks: [t() for t in tasks])
-"""
+"""Concurrent programs of :class:`~warmtier.testing.ops.Op` and their verdicts: the fixed
+race probe (:class:`RaceProgram`) and drawn hot-id races over every call (:func:`hot_round`)."""
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from warmtier.testing.history import HistoryRecorder, RecordingStore, check_history
+from warmtier.testing.ops import PER_ID, Op
 from warmtier.testing.witness import DIM, check_store, value, whole
 
 __all__ = [
     "DIM",
     "HOT_IDS",
-    "KINDS",
+    "WEIGHTS",
     "Op",
     "RaceProgram",
+    "drawn_op",
+    "history_problems",
     "hot_round",
     "hot_scripts",
     "hot_value",
     "perform",
 ]
 
-Step = tuple[str, str, int]
-
-SCRIPTS: tuple[tuple[Step, ...], ...] = (
-    (("put", "x", 120), ("put", "n0", 700), ("len", "", 0), ("get", "b", 0), ("compact", "", 0),
-     ("get", "n1", 0)),
-    (("get", "a", 0), ("put", "n1", 3000), ("put", "b", 20), ("len", "", 0), ("get", "a", 0),
-     ("get", "x", 0)),
-    (("put", "x", 9), ("put", "a", 5000), ("compact", "", 0), ("get", "n0", 0), ("len", "", 0),
-     ("remove", "b", 0)),
+SCRIPTS: tuple[tuple[Op, ...], ...] = (
+    (Op.put("x", size=120), Op.put("n0", size=700), Op.on("len"), Op.on("get", "b"),
+     Op.on("compact"), Op.on("get", "n1")),
+    (Op.on("get", "a"), Op.put("n1", size=3000), Op.put("b", size=20), Op.on("len"),
+     Op.on("get", "a"), Op.on("get", "x")),
+    (Op.put("x", size=9), Op.put("a", size=5000), Op.on("compact"), Op.on("get", "n0"),
+     Op.on("len"), Op.on("remove", "b")),
 )
-"""What each thread does, in order: (operation, id, content size)."""
+"""What each thread does, in order (a put's value is the witness value of its writer)."""
 
 
 class RaceProgram:
-    """One run of the race probe against ``store``; make a new one for each run."""
+    """One run of the race probe against ``store``; make a new one for each run.
+
+    Three threads run :data:`SCRIPTS`, short scripts that make every classic race of a
+    store possible: puts of the same new id (counting), of different new ids (slot and
+    extent choice), replacing puts racing gets (publication order), compaction racing
+    reads and writes (relocation), and ``len`` racing all of it. :meth:`verdict` checks
+    the history for linearizability, every read for wholeness, ``len`` against
+    ``ids()``, and ``check()``. The same program runs under barriers or the scheduler.
+
+    >>> from warmtier.model import ModelStore
+    >>> program = RaceProgram(ModelStore(dim=DIM))
+    >>> for task in program.tasks():
+    ...     task()
+    >>> program.verdict() is None
+    True
+    """
 
     def __init__(self, store: Any, point: Callable[[str], None] | None = None) -> None:
         self.store = store
@@ -71,45 +63,36 @@ class RaceProgram:
         self.point = point
         self.problems: list[str] = []
         for seq, (id, size) in enumerate((("a", 300), ("b", 64))):
-            emb, content, conf = value(id, 9, seq, size)
-            self.view.put(id, emb, content, conf)
+            Op.put(id, *value(id, 9, seq, size)).apply(self.view)
 
     def tasks(self) -> list[Callable[[], None]]:
         return [self._task(t, script) for t, script in enumerate(SCRIPTS)]
 
-    def _task(self, t: int, script: tuple[Step, ...]) -> Callable[[], None]:
+    def _task(self, t: int, script: tuple[Op, ...]) -> Callable[[], None]:
         def body() -> None:
-            for seq, (op, id, size) in enumerate(script):
+            for seq, op in enumerate(script):
                 if self.point is not None and seq:
                     self.point(f"between ops of thread {t}")
-                self._do(t, seq, op, id, size)
+                self._do(t, seq, op)
 
         return body
 
-    def _do(self, t: int, seq: int, op: str, id: str, size: int) -> None:
-        view = self.view
-        if op == "put":
-            emb, content, conf = value(id, t, seq, size)
-            view.put(id, emb, content, conf)
-        elif op == "get":
-            got = view.get(id)
-            if got is not None and (problem := whole(got, id)):
-                self.problems.append(f"thread {t} get({id!r}): {problem}")
-        elif op == "remove":
-            view.remove(id)
-        elif op == "len":
-            len(view)
-        elif op == "compact":
-            self.store.compact()
-        else:  # pragma: no cover - SCRIPTS is fixed
-            raise ValueError(op)
+    def _do(self, t: int, seq: int, op: Op) -> None:
+        if op.kind == "put":
+            op = op.with_value(*value(op.id, t, seq, op.size))
+        got = op.apply(self.view)  # compact passes through the view unrecorded
+        if op.kind == "get" and got is not None and (problem := whole(got, op.id)):
+            self.problems.append(f"thread {t} get({op.id!r}): {problem}")
 
     def verdict(self) -> str | None:
         """``None`` if the run was correct, else what went wrong (expected and actual)."""
-        problems = list(self.problems)
-        result = check_history(self.recorder.history(), self.recorder.model())
-        if result.ok is not True:
-            problems.append(result.message)
+        problems = [*self.problems, *self._read_back(),
+                    *history_problems(self.recorder, self.store, "after the run")]
+        return "\n".join(problems) if problems else None
+
+    def _read_back(self) -> list[str]:
+        """``len`` against ``ids()``, and every listed record whole."""
+        problems = []
         ids = self.store.ids()
         if len(self.store) != len(ids):
             problems.append(f"len() is {len(self.store)} but ids() lists {len(ids)} ids")
@@ -119,11 +102,7 @@ class RaceProgram:
                 problems.append(f"{id!r} is in ids() but get() returns None")
             elif problem := whole(got, id):
                 problems.append(f"after the run: {problem}")
-        try:
-            check_store(self.store)
-        except Exception as exc:
-            problems.append(f"check() failed after the run: {exc!r}")
-        return "\n".join(problems) if problems else None
+        return problems
 
 
 # -- hot ids: every call, few ids ------------------------------------------------------
@@ -132,7 +111,7 @@ class RaceProgram:
 HOT_IDS: tuple[str, ...] = ("a", "b")
 
 #: Every call of the contract, with its weight in drawn programs (mutations first).
-KINDS: dict[str, int] = {
+WEIGHTS: dict[str, int] = {
     "put": 6, "remove": 6, "get": 3, "contains": 1, "search": 3, "scan": 1, "len": 1,
     "ids": 1, "compact": 1, "flush": 1,
 }
@@ -150,23 +129,21 @@ QUERIES = np.array(
 )
 
 
-@dataclass(frozen=True)
-class Op:
-    """One call of a concurrent program: ``kind`` one of :data:`KINDS`; ``id`` for the
-    per-id calls; ``size`` of a put's content; ``pick`` chooses a search's query and k,
-    a scan's batch size."""
+def drawn_op(kind: str, id: str = "", size: int = 0, pick: int = 0) -> Op:
+    """The operation a program draws: ``id`` for the per-id calls, ``size`` of a put's
+    content (its value is chosen when it runs), ``pick`` for a search's query and k and
+    a scan's batch size.
 
-    kind: str
-    id: str = ""
-    size: int = 0
-    pick: int = 0
-
-    def __repr__(self) -> str:
-        if self.kind == "put":
-            return f"put({self.id!r}, {self.size} B)"
-        if self.kind in ("search", "scan"):
-            return f"{self.kind}(#{self.pick})"
-        return f"{self.kind}({self.id!r})" if self.id else f"{self.kind}()"
+    >>> drawn_op("search", pick=5)
+    search(q=[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], k=3)
+    """
+    if kind == "put":
+        return Op.put(id, size=size)
+    if kind == "search":
+        return Op.search(QUERIES[pick % len(QUERIES)], 1 + pick % 3)
+    if kind == "scan":
+        return Op.scan(1 + pick % 2)
+    return Op.on(kind, id)
 
 
 def hot_value(id: str, writer: int, seq: int, size: int) -> tuple[Any, bytes, float]:
@@ -179,49 +156,29 @@ def hot_value(id: str, writer: int, seq: int, size: int) -> tuple[Any, bytes, fl
 
 
 def perform(view: RecordingStore, thread: int, seq: int, op: Op) -> None:
-    """Do ``op`` through ``view`` (compact and flush on the store itself: they change no
-    record, which the recorded calls around them verify)."""
-    kind = op.kind
-    if kind == "put":
-        emb, content, conf = hot_value(op.id, thread, seq, op.size)
-        view.put(op.id, emb, content, conf)
-    elif kind == "get":
-        view.get(op.id)
-    elif kind == "remove":
-        view.remove(op.id)
-    elif kind == "contains":
-        _ = op.id in view
-    elif kind == "len":
-        len(view)
-    elif kind == "ids":
-        view.ids()
-    elif kind == "search":
-        view.search(QUERIES[op.pick % len(QUERIES)], 1 + op.pick % 3)
-    elif kind == "scan":
-        list(view.scan(1 + op.pick % 2))
-    elif kind == "compact":
-        view.store.compact()
-    elif kind == "flush":
-        view.store.flush()
-    else:
-        raise ValueError(f"no operation {kind!r}; expected one of {sorted(KINDS)}")
+    """Do ``op`` through ``view``, a put writing ``hot_value(id, thread, seq, size)``
+    (compact and flush pass through unrecorded: they change no record, which the
+    recorded calls around them verify)."""
+    if op.kind == "put":
+        op = op.with_value(*hot_value(op.id, thread, seq, op.size))
+    op.apply(view)
 
 
 def hot_scripts(seed: int, threads: int = 3, length: int = 8,
                 ids: Sequence[str] = HOT_IDS) -> list[list[Op]]:
     """A random program from ``seed``: ``threads`` scripts of ``length`` calls drawn from
-    :data:`KINDS` by weight, on ``ids``.
+    :data:`WEIGHTS`, on ``ids``.
 
     >>> hot_scripts(1, threads=2, length=3)
     [[put('a', 40 B), remove('b'), contains('a')], [remove('b'), get('a'), remove('a')]]
     """
     rng = random.Random(seed)
-    kinds, weights = list(KINDS), list(KINDS.values())
+    kinds, weights = list(WEIGHTS), list(WEIGHTS.values())
 
     def draw() -> Op:
         kind = rng.choices(kinds, weights)[0]
-        return Op(kind, rng.choice(ids) if kind in ("put", "get", "remove", "contains") else "",
-                  rng.choice((0, 40, 300)) if kind == "put" else 0, rng.randrange(12))
+        return drawn_op(kind, rng.choice(ids) if kind in PER_ID else "",
+                        rng.choice((0, 40, 300)) if kind == "put" else 0, rng.randrange(12))
 
     return [[draw() for _ in range(length)] for _ in range(threads)]
 
@@ -234,7 +191,15 @@ def hot_round(
 ) -> str | None:
     """Run ``scripts`` (one thread each) through ``run`` (say ``run_race`` or a
     scheduler's ``run``) on ``store`` after removing the ids they use (unrecorded, so the
-    history starts from no record); ``None`` if the outcome is correct, else why not."""
+    history starts from no record); ``None`` if the outcome is correct, else why not.
+
+    Hot-id scripts race every call of the contract on two ids (removes race removes and
+    puts of one id, searches race replaces): the races a store without failpoints can
+    only show running free.
+
+    >>> from warmtier.model import ModelStore
+    >>> hot_round(ModelStore(dim=DIM), hot_scripts(7), lambda tasks: [t() for t in tasks])
+    """
     for id in {op.id for script in scripts for op in script if op.id}:
         store.remove(id)
     for id in store.ids():
@@ -252,6 +217,13 @@ def hot_round(
         return body
 
     run([task(t, script) for t, script in enumerate(scripts)])
+    problems = history_problems(recorder, store, "after the round")
+    return "\n".join(problems) if problems else None
+
+
+def history_problems(recorder: HistoryRecorder, store: Any, when: str = "") -> list[str]:
+    """What the recorded history and ``check()`` find wrong with a concurrent run of
+    ``store`` (empty when nothing): the history checker's message, a failed check."""
     problems = []
     result = check_history(recorder.history(), recorder.model())
     if result.ok is not True:
@@ -259,5 +231,5 @@ def hot_round(
     try:
         check_store(store)
     except Exception as exc:
-        problems.append(f"check() failed after the round: {exc!r}")
-    return "\n".join(problems) if problems else None
+        problems.append(f"check() failed{' ' + when if when else ''}: {exc!r}")
+    return problems

@@ -1,15 +1,12 @@
-"""The crash promises as checks: recovered state versus the model's states.
-
-Each check returns a list of problems (empty when the promise holds), so a harness can
-add the seed, the kill point and the replay command in one place.
-"""
+"""The crash promises as checks: a recovered state against the states a crash may leave
+(:class:`~warmtier.testing.ops.States`); each check lists problems, empty when the promise holds."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from warmtier.records import Record
-from warmtier.testing.crash.workload import MUTATIONS, Op, State, States
+from warmtier.testing.ops import State, States
 
 __all__ = [
     "diff_states",
@@ -59,11 +56,7 @@ def kill_problems(actual: State, states: States, completed: int, in_flight: bool
     in-flight one applied whole or not at all. Otherwise (any store): the state after some
     prefix that covers the last completed flush or compaction.
     """
-    last = completed + int(in_flight)
-    if strict:
-        candidates = [completed, last] if in_flight else [completed]
-    else:
-        candidates = list(range(states.last_durable(completed), last + 1))
+    candidates = states.kill_prefixes(completed, in_flight, strict)
     for j in candidates:
         if actual == states[j]:
             return []
@@ -79,25 +72,13 @@ def kill_problems(actual: State, states: States, completed: int, in_flight: bool
             *diff_states(states[best], actual)]
 
 
-def allowed_values(states: States, durable: int, started: int) -> dict[str, list[Record | None]]:
-    """For each id touched since prefix ``durable``: every value a power cut may leave it
-    with (its value as of ``durable``, or the value of a later put or remove of it)."""
-    base = states[durable]
-    allowed: dict[str, list[Record | None]] = {}
-    later: list[Op] = [op for op in states.ops[durable:started] if op.kind in MUTATIONS]
-    for op in later:
-        values = allowed.setdefault(op.id, [base.get(op.id)])
-        values.append(None if op.kind == "remove" else op.record())
-    return allowed
-
-
 def power_loss_problems(actual: State, states: States, completed: int, started: int) -> list[str]:
     """The power-loss promise: every id holds its value as of the last durability point
     among the ``completed`` operations, or the value of a later put or remove of it (up to
     the ``started`` ones); never a torn or mixed record."""
     durable = states.last_durable(completed)
     base = states[durable]
-    allowed = allowed_values(states, durable, started)
+    allowed = states.power_loss_values(durable, started)
     problems = []
     for ident in sorted(set(base) | set(actual) | set(allowed)):
         got = actual.get(ident)
