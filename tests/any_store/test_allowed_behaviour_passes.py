@@ -26,16 +26,11 @@ from warmtier.records import Record, StoreStats
 from warmtier.testing import compare
 from warmtier.testing.compare import StoreMismatch
 from warmtier.testing.machines import run_machine, store_machine
-from warmtier.testing.subject import Subject
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def _only_in_the_reference_run(subject: Subject) -> None:
-    if not subject.is_reference:
-        pytest.skip("these tests pick their own stores; they do not depend on the store "
-                    "under test and run once, in the reference run")
+pytestmark = pytest.mark.own_stores  # they pick their own stores
 
 #: A short deterministic search: enough steps for every rule (churn puts -0.0 and 0.5
 #: confidences, compact, abandon and reopen), no shrinking (a catch is reported as found).

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.campaign.conftest import (
     PLANTED,
     REPO,
@@ -22,6 +24,8 @@ from tests.campaign.conftest import (
 
 DEV_TEST = "tests/properties/test_store_machine.py::test_store_agrees_with_model_after_every_step"
 
+
+pytestmark = pytest.mark.own_stores  # a planted-bug store of its own
 
 def dev_replay(home: Path, url: str | None) -> subprocess.CompletedProcess[str]:
     """A developer's run: replay profile (only the databases' examples, no new search)."""

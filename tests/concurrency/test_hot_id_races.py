@@ -77,18 +77,22 @@ def assert_caught(cls: type[Any], seed: int, what: str) -> None:
     print(f"{cls.__name__}: {catch.summary()}\n{catch.detail[:600]}")
 
 
+@pytest.mark.own_stores
 def test_check_then_act_remove_is_caught_without_failpoints(race_seed: int) -> None:
     assert_caught(CheckThenActRemove, race_seed, "two removes of one id both return True")
 
 
+@pytest.mark.own_stores
 def test_put_seen_late_by_other_threads_is_caught(race_seed: int) -> None:
     assert_caught(DeferredCommitPut, race_seed, "put returns before others can read it")
 
 
+@pytest.mark.own_stores
 def test_search_over_a_half_updated_index_is_caught(race_seed: int) -> None:
     assert_caught(StaleSearchStore, race_seed, "search index updated outside the lock")
 
 
+@pytest.mark.own_stores
 def test_sqlite_check_then_act_remove_is_caught(race_seed: int) -> None:
     try:
         unsafe = importlib.import_module("tests.engines.unsafe")

@@ -24,6 +24,8 @@ from warmtier.testing.crash.kills import KillHarness
 from warmtier.testing.crash.points import KillPoint
 from warmtier.testing.crash.powerloss import PowerLossRun
 
+pytestmark = pytest.mark.own_stores
+
 HOSTILE = [("SIGBUS", hostile_stores.BusErrorOnOpen), ("SIGABRT", hostile_stores.AbortOnOpen),
            ("SIGSEGV", hostile_stores.SegfaultOnOpen)]
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,7 +18,7 @@ from warmtier.testing.crash.powerloss import PowerLossResult, PowerLossRun
 lmdb_adapter = pytest.importorskip("warmtier.adapters.lmdb", reason="py-lmdb is not installed")
 LMDBStore = lmdb_adapter.LMDBStore
 
-pytestmark = [pytest.mark.reference_only,
+pytestmark = [pytest.mark.own_stores,
               pytest.mark.skipif(sys.platform != "linux", reason="ptrace and seccomp are Linux's")]
 
 SAFE = [SQLiteStore, LMDBStore]

@@ -26,7 +26,8 @@ from warmtier.testing.crash.trace import (
     trace,
 )
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="ptrace and seccomp are Linux's")
+pytestmark = [pytest.mark.own_stores,
+              pytest.mark.skipif(sys.platform != "linux", reason="ptrace and seccomp are Linux's")]
 
 
 def _explain(t: Trace) -> str:

@@ -16,6 +16,8 @@ import pytest
 from warmtier import CapacityError, CorruptionError, InvalidArgumentError, StoreLockedError
 from warmtier.adapters.sqlite import SQLiteStore
 
+pytestmark = pytest.mark.own_stores
+
 lmdb_module = pytest.importorskip("warmtier.adapters.lmdb", reason="py-lmdb is not installed")
 LMDBStore = lmdb_module.LMDBStore
 

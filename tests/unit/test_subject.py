@@ -14,6 +14,8 @@ from warmtier.model import ModelStore
 from warmtier.store import WarmTierStore
 from warmtier.testing.subject import REFERENCE_STORE, Subject, SubjectError
 
+pytestmark = pytest.mark.own_stores
+
 LOCK_TEST = "tests/unit/test_store_lifecycle.py::test_a_second_open_of_an_open_store_is_locked_out"
 
 

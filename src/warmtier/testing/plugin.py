@@ -3,7 +3,8 @@ and what each test may demand of it.
 
 ``--warmtier-store=package.module:Class`` (or ``WARMTIER_STORE``) selects the class.
 Tests marked ``reference_only`` are skipped, with a reason, for any other class; tests
-marked ``persistent`` (they kill processes or cut power under the store's files) are
+marked ``own_stores`` (self-tests of the suite that pick their own stores) run once, in
+the reference run; tests marked ``persistent`` (they kill processes or cut power under the store's files) are
 skipped for a store that keeps its state in memory; a test marked ``promise(name)`` is a
 strict expected failure for a store that declares ``name`` among its ``known_gaps``.
 """
@@ -74,6 +75,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(
                 reason="inspects the reference store's internals; store under test is "
                 f"{subject.spec}"))
+        elif "own_stores" in item.keywords and not subject.is_reference:
+            item.add_marker(pytest.mark.skip(
+                reason="tests the suite with stores of its own, whatever the store under "
+                "test: runs once, in the reference run"))
         elif "persistent" in item.keywords and subject.in_memory:
             item.add_marker(pytest.mark.skip(
                 reason=f"needs a store with files; {subject.spec} keeps its state in memory "
