@@ -7,4 +7,5 @@ pytest_plugins = [
     "warmtier.testing.concurrency_plugin",
     "warmtier.testing.crash.pytest_plugin",
     "warmtier.campaign.pytest_plugin",
+    "warmtier.testing.run_summary",  # last: the block "what this run exercised"
 ]

@@ -252,6 +252,19 @@ def _summary_rows(record: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def _note_scales(config: pytest.Config, record: dict[str, Any]) -> None:
+    """One line of the run summary (:mod:`warmtier.testing.run_summary`): the figures
+    measured, at which scales, and the largest store built."""
+    from warmtier.testing.run_summary import add_note
+
+    scales = sorted({int(f["scale"]) for f in record["figures"].values()})
+    if not scales:
+        return
+    at = ", ".join(scale_label(s) for s in scales)
+    add_note(config, f"scale        {len(record['figures'])} figures at {at}; largest store "
+                     f"{scales[-1]:,} records")
+
+
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     if _is_worker(config):
         return
@@ -259,6 +272,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if outcome is None:
         return
     tr = terminalreporter
+    _note_scales(config, outcome.record)
     tr.section("warmtier scale summary")
     header = ("figure", "scale", "unit", "n", "median", "p99", "max")
     rows = _summary_rows(outcome.record)

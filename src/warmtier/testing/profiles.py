@@ -166,6 +166,7 @@ def machine_runner(request: pytest.FixtureRequest) -> Callable[..., None]:
     from hypothesis import core
 
     from warmtier.testing.compare import ReplayContext
+    from warmtier.testing.exercised import note_machine
     from warmtier.testing.machines import run_machine
     from warmtier.testing.plugin import is_reference_spec, store_spec
 
@@ -183,6 +184,7 @@ def machine_runner(request: pytest.FixtureRequest) -> Callable[..., None]:
 
     def run(machine: type[Any], settings: settings | None = None) -> None:
         __tracebackhide__ = True
+        note_machine(machine)  # the run summary lists the rules it never fired
         run_machine(machine, replay=context, reproduce=reproduce, settings=settings)
 
     return run

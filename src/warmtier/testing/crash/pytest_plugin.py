@@ -127,39 +127,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = keep
 
 
-_COUNTED = ("kill rounds", "kills", "kill seconds", "power-loss crash points",
-            "power-loss images", "power-loss seconds", "power-loss violations",
-            "distinct images opened", "injected faults", "file mutations")
-_RATES = {"kill seconds": ("kills", "kills/s", 1), "power-loss seconds": (
-    "power-loss images", "images/s", 0)}
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Sum the counters tests record with ``record_property("crash: <name>", n)`` (they
-    travel from xdist workers to the controller with the report)."""
-    if report.when != "call":
-        return
-    for key, value in report.user_properties:
-        if isinstance(key, str) and key.startswith("crash: "):
-            _totals[key[7:]] = _totals.get(key[7:], 0.0) + float(str(value))
-
-
-_totals: dict[str, float] = {}
-
-
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not _totals:
+    """The crash counters tests record (``record_property("crash: <name>", n)``) are
+    printed in the run summary (:mod:`warmtier.testing.run_summary`); add the seed."""
+    from warmtier.testing.run_summary import add_note, tally_of
+
+    config = terminalreporter.config
+    tally = tally_of(config)
+    if tally is None or not any(k.startswith("crash: ") for k in tally.counts):
         return
-    seed = crash_seed_of(terminalreporter.config)
-    t = _totals
-    parts = [f"{name} {t[name]:.0f}" for name in _COUNTED if name in t and name not in _RATES]
-    for seconds, (count, unit, digits) in _RATES.items():
-        if t.get(seconds):
-            parts.append(f"{t.get(count, 0) / t[seconds]:.{digits}f} {unit}")
-    terminalreporter.write_sep("-", "warmtier crash totals")
-    terminalreporter.write_line(", ".join(parts))
-    terminalreporter.write_line(f"crash seed {seed}: repeat the random loops with "
-                                f"--crash-seed={seed}")
+    seed = crash_seed_of(config)
+    add_note(config, f"crash seed   {seed}: repeat the random loops with --crash-seed={seed}")
 
 
 @pytest.fixture(scope="session")
