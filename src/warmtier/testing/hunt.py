@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from warmtier.testing import exercised
 from warmtier.testing.contract import close_quietly
 from warmtier.testing.panics import Unreached, inject_once
 from warmtier.testing.program import RaceProgram, hot_round, hot_scripts
@@ -123,6 +124,7 @@ def hunt_hot(
     try:
         for run in range(1, rounds + schedules + 1):
             program_seed = seed + run - 1
+            exercised.count("hot-id rounds")
             scripts = hot_scripts(program_seed)
             if run <= rounds:
                 technique = "hot ids, free"

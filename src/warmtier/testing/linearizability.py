@@ -9,6 +9,8 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from warmtier.testing import exercised
+
 __all__ = [
     "CheckResult",
     "Model",
@@ -354,6 +356,7 @@ def check(
     <Verdict.ILLEGAL: 'illegal'>
     """
     start = time.perf_counter()
+    exercised.sample("operations per history", len(history))
     deadline = None if timeout is None else time.monotonic() + timeout
     results: list[PartResult] = []
     verdict: bool | None = True

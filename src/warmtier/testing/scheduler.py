@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from warmtier import failpoints
+from warmtier.testing import exercised
 from warmtier.testing.races import dump_stacks, switch_interval
 
 __all__ = [
@@ -117,6 +118,7 @@ class PCTStrategy:
 
 def make_strategy(name: str, seed: int, **options: Any) -> Strategy:
     """``"random"`` or ``"pct"`` (options: ``depth``, ``max_steps``) with ``seed``."""
+    exercised.count(f"schedules: {name}")
     if name == "random":
         return RandomStrategy(seed)
     if name == "pct":
