@@ -66,6 +66,7 @@ class StoreState:
     _live_bytes: int
     _next_seq: int
     _alloc: ExtentAllocator
+    _norm_buf: Any  # float64 scratch for put's norm (used under _lock only)
 
     # The slot table's columns under their historical names (tests and zoo members plant
     # state through them).
@@ -89,6 +90,7 @@ class StoreState:
         self._lock_fd = lock_fd
         self._lock = threading.RLock()
         self._closed = False
+        self._norm_buf = np.empty(header.dim, np.float64)
         self._remap()
         self._table = SlotTable.empty(self._capacity)
         self._index = {}

@@ -23,7 +23,7 @@ CAUGHT_BY = ("crash", "concurrency")
 """, new="""
     pass  # BUG: the content is copied after the publish (see put)
 """)
-@patch("put", old="self._publish(slot, seq)", new="""
+@patch("_put_locked", old="self._publish(slot, seq)", new="""
     self._publish(slot, seq)
     if data:  # BUG: published before the content is written
         self._arena_mv[off : off + len(data)] = data

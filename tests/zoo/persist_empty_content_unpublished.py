@@ -12,7 +12,7 @@ CATEGORY = "persistence"
 CAUGHT_BY = ("properties",)
 
 
-@patch("put", old="""
+@patch("_put_locked", old="""
     seq = self._write(slot, raw_id, emb, data, conf, norm, off)
     self._publish(slot, seq)
 """, new="""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from warmtier.store import WarmTierStore
+from warmtier.store import WarmTierStore, _content_bytes
 from warmtier.validation import validate_content
 
 from ._support import rebind
@@ -26,4 +26,5 @@ def _any_bytes_like(content: Any, max_content: int) -> bytes:
 class AcceptsBytearrayStore(WarmTierStore):
     """Reference store whose put takes bytearray and memoryview content."""
 
-    put = rebind(WarmTierStore.put, validate_content=_any_bytes_like)
+    put = rebind(WarmTierStore.put, _content_bytes=rebind(  # put's content check
+        _content_bytes, validate_content=_any_bytes_like))

@@ -10,7 +10,7 @@ import numpy as np
 
 from warmtier.errors import InvalidArgumentError
 from warmtier.records import Embedding
-from warmtier.store import WarmTierStore
+from warmtier.store import WarmTierStore, _own_embedding
 from warmtier.validation import validate_embedding
 
 from ._support import rebind
@@ -35,4 +35,7 @@ def _embedding_without_nan_check(embedding: Any, dim: int, what: str = "embeddin
 class AcceptsNanStore(WarmTierStore):
     """Reference store whose put refuses inf but stores NaN."""
 
-    put = rebind(WarmTierStore.put, validate_embedding=_embedding_without_nan_check)
+    # put converts (``_own_embedding``); ``_norm`` is where a float32 array's NaN is found
+    put = rebind(WarmTierStore.put, _own_embedding=rebind(
+        _own_embedding, validate_embedding=_embedding_without_nan_check))
+    _norm = rebind(WarmTierStore._norm, validate_embedding=_embedding_without_nan_check)
