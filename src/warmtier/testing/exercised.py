@@ -267,7 +267,7 @@ def _wrap(head: str, items: list[str], width: int, indent: int, max_lines: int,
     line = head
     for i, item in enumerate(items):
         join = "" if line == head else sep
-        if len(line) + len(join) + len(item) > width and line.strip():
+        if len(line) + len(join) + len(item) > width and line != head:
             if len(lines) + 1 == max_lines:
                 line += f"{sep}… {len(items) - i} more"
                 break
