@@ -42,7 +42,35 @@ def test_allocator_never_overlaps_and_always_coalesces(
     machine_runner(AllocatorMachine, settings=scaled(2))
 
 
-@pytest.mark.reference_only  # tests the id generators with stores of our own, not the store
+@pytest.mark.reference_only  # tests the binding, not the store
+def test_each_binding_has_its_own_example_database_key() -> None:
+    """Hypothesis keys a machine's saved examples by ``function_digest`` of its class: two
+    bindings of one store must not replay each other's examples; the same binding twice
+    (two runs of one test) must find its own."""
+    from hypothesis.internal.reflection import function_digest
+
+    from warmtier.model import ModelStore
+    from warmtier.store import WarmTierStore
+
+    bindings = {
+        "WarmTierStore dim 4": store_machine(WarmTierStore, dim=4),
+        "WarmTierStore dim 1": store_machine(WarmTierStore, dim=1, name="StoreMachineDim1"),
+        "WarmTierStore dim 1, default name": store_machine(WarmTierStore, dim=1),
+        "WarmTierStore dim 4, small contents": store_machine(WarmTierStore, dim=4,
+                                                             max_content_size=1024),
+        "ModelStore dim 4": store_machine(ModelStore, dim=4),
+    }
+    keys = {what: function_digest(machine) for what, machine in bindings.items()}
+    shared = [what for what, key in keys.items() if list(keys.values()).count(key) > 1]
+    assert shared == [], f"these bindings share an example-database key: {shared}"
+    again = function_digest(store_machine(WarmTierStore, dim=4))
+    assert again == keys["WarmTierStore dim 4"], (
+        "the same binding made twice has another key\n  expected: "
+        f"{keys['WarmTierStore dim 4'].hex()}\n  actual:   {again.hex()}"
+    )
+
+
+@pytest.mark.own_stores  # tests the id generators with stores of our own, not the store
 @pytest.mark.parametrize("store", CONFUSING_STORES, ids=lambda cls: cls.__name__)
 def test_store_machine_catches_a_store_that_merges_confusable_ids(store: type[Any]) -> None:
     """The ci profile finds two ids the store merges (case, normalization, trailing

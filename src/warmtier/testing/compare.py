@@ -33,6 +33,7 @@ __all__ = [
     "assert_search_matches",
     "assert_stats_match",
     "current_replay",
+    "mismatch",
     "nox_to_pytest_argv",
     "records_equal",
     "replay_hint",
@@ -134,8 +135,27 @@ def _is_target(arg: str) -> bool:
     return not arg.startswith("-") and (arg.startswith("tests/") or "::" in arg)
 
 
+def mismatch(what: str, expected: str, actual: str, *, note: str = "") -> StoreMismatch:
+    """The one failure message: what was checked, what was expected, what the store did,
+    an optional note, and how to replay. ``expected`` and ``actual`` are shown as given
+    (pass ``repr(value)`` for a value, a description such as ``"StoreClosedError"``
+    for an outcome).
+
+    >>> print(mismatch("len(store)", "2", "3", note="after a remove"))  # doctest: +ELLIPSIS
+    len(store)
+      expected: 2
+      actual:   3
+      after a remove
+      replay: ...
+    """
+    extra = f"  {note}\n" if note else ""
+    return StoreMismatch(
+        f"{what}\n  expected: {expected}\n  actual:   {actual}\n{extra}  {replay_hint()}"
+    )
+
+
 def _fail(what: str, expected: Any, actual: Any) -> StoreMismatch:
-    return StoreMismatch(f"{what}\n  expected: {expected!r}\n  actual:   {actual!r}\n  {replay_hint()}")
+    return mismatch(what, repr(expected), repr(actual))
 
 
 # -- records ----------------------------------------------------------------------------
