@@ -17,7 +17,7 @@ from hypothesis.stateful import (
 )
 
 from warmtier.allocator import AllocatorError, ExtentAllocator
-from warmtier.testing.machine_base import event, target
+from warmtier.testing.machine_base import counted, event, target
 
 __all__ = ["AllocatorMachine", "allocator_machine"]
 
@@ -59,6 +59,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         self.owner = [-1] * size
 
     @rule(target=extents, n=st.one_of(st.integers(1, 64), st.sampled_from([1, 2, 8, 255, 256])))
+    @counted
     def allocate(self, n: int) -> Any:
         runs = self.free_runs()
         fitting = sorted((length, off) for off, length in runs if length >= n)
@@ -86,6 +87,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         return tag
 
     @rule(tag=consumes(extents))
+    @counted
     def free(self, tag: int) -> None:
         offset, n = self.live.pop(tag)
         self.alloc.free(offset, n)
@@ -95,6 +97,7 @@ class AllocatorMachine(RuleBasedStateMachine):
         event(f"allocator: free merges {'both sides' if left and right else 'one side' if left or right else 'nothing'}")
 
     @rule(offset=st.integers(0, 300), n=st.integers(1, 40))
+    @counted
     def double_or_foreign_free_is_refused(self, offset: int, n: int) -> None:
         """Freeing bytes that are not one whole allocated extent... if any are free, it
         must raise AllocatorError and change nothing."""
@@ -111,12 +114,14 @@ class AllocatorMachine(RuleBasedStateMachine):
         assert self.alloc.free_extents() == before, "a refused free changed the free extents"
 
     @rule(extra=st.integers(0, 128))
+    @counted
     def grow(self, extra: int) -> None:
         self.alloc.grow(len(self.owner) + extra)
         self.owner.extend([-1] * extra)
         self.grows += 1
 
     @rule()
+    @counted
     def rebuild_from_allocated(self) -> None:
         """Recovery: from_allocated(size, live extents) gives the same free extents."""
         offs = [o for o, _ in self.live.values()]

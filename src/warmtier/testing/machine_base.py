@@ -31,7 +31,7 @@ from warmtier.errors import (
 )
 from warmtier.model import ModelStore
 from warmtier.records import Record
-from warmtier.testing import compare
+from warmtier.testing import compare, exercised
 from warmtier.testing import strategies as S
 from warmtier.testing.compare import StoreMismatch, mismatch
 from warmtier.testing.subject import Subject, scratch_root
@@ -43,6 +43,7 @@ def event(value: str) -> None:
     """``hypothesis.event``, ignored outside a test (a pasted counterexample program)."""
     if currently_in_test_context():
         _hypothesis_event(value)
+        exercised.occurred(value)
 
 
 def target(observation: float, *, label: str) -> None:

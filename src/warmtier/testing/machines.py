@@ -21,7 +21,7 @@ import hypothesis
 from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
-from warmtier.testing import compare
+from warmtier.testing import compare, exercised
 from warmtier.testing.allocator_machine import AllocatorMachine, allocator_machine
 from warmtier.testing.compare import ReplayContext
 from warmtier.testing.machine_base import StoreMachineBase
@@ -53,6 +53,7 @@ def run_machine(
     the search (the example database still replays first). ``reproduce`` is a
     ``(version, blob)`` pair from ``@reproduce_failure``: run exactly that example.
     """
+    exercised.note_machine(machine)
     factory: Any = machine
     if reproduce is not None:
         version, blob = reproduce
