@@ -42,7 +42,7 @@ def tests(session: nox.Session) -> None:
         env={"WARMTIER_HYPOTHESIS_PROFILE": "ci"},
     )
     if not session.posargs:  # the same quick subsets against the other subjects
-        session.run("python", "-m", "warmtier.testing.engine_matrix", "--skip", "reference")
+        session.run("python", "-m", "warmtier.testing.meta.engine_matrix", "--skip", "reference")
 
 
 @nox.session(python=PYTHON)
@@ -51,7 +51,7 @@ def engines(session: nox.Session) -> None:
     model, the SQLite and LMDB adapters, and their deliberately unsafe variants); prints
     the results table of docs/any-store.md. `-- --only sqlite --markdown FILE`."""
     install(session, "test")
-    session.run("python", "-m", "warmtier.testing.engine_matrix", *session.posargs)
+    session.run("python", "-m", "warmtier.testing.meta.engine_matrix", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -167,7 +167,7 @@ def mutants(session: nox.Session) -> None:
     `-- --only NAME[,NAME]`, `--suites properties,crash`, `--until-caught` narrow it."""
     install(session, "test")
     session.run(
-        "python", "-m", "warmtier.testing.zoo_runner", "--registry", "tests.zoo.registry",
+        "python", "-m", "warmtier.testing.meta.zoo_runner", "--registry", "tests.zoo.registry",
         "--json", "reports/zoo.json", "--profile", "ci", *session.posargs,
         env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))},
     )
@@ -195,7 +195,7 @@ def mutmut(session: nox.Session) -> None:
     args = list(session.posargs)
     sample = _take_option(args, "--sample")
     seed = _take_option(args, "--seed") or "0"
-    report = ["python", "-m", "warmtier.testing.mutation_report", "--json", "reports/mutmut.json"]
+    report = ["python", "-m", "warmtier.testing.meta.mutation_report", "--json", "reports/mutmut.json"]
     if sample is None:
         session.run("mutmut", "run", *args, success_codes=[0, 1, 2])
         session.run(*report)

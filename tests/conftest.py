@@ -2,9 +2,9 @@
 
 pytest_plugins = [
     "warmtier.testing.plugin",
-    "warmtier.testing.profiles",
+    "warmtier.testing.properties.pytest_plugin",
     "warmtier.perf.pytest_plugin",
-    "warmtier.testing.concurrency_plugin",
+    "warmtier.testing.concurrency.pytest_plugin",
     "warmtier.testing.crash.pytest_plugin",
     "warmtier.campaign.pytest_plugin",
     "warmtier.testing.run_summary",  # last: the block "what this run exercised"

@@ -25,7 +25,7 @@ from tests.any_store import lenient_stores as L
 from warmtier.records import Record, StoreStats
 from warmtier.testing import compare
 from warmtier.testing.compare import StoreMismatch
-from warmtier.testing.machines import run_machine, store_machine
+from warmtier.testing.properties.machines import run_machine, store_machine
 
 ROOT = Path(__file__).resolve().parents[2]
 

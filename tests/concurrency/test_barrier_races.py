@@ -18,12 +18,20 @@ import pytest
 
 from warmtier.records import Record
 from warmtier.testing.compare import assert_stats_match, records_equal
-from warmtier.testing.concurrency_plugin import ReplayHint
-from warmtier.testing.history import HistoryRecorder, StoreModel
-from warmtier.testing.linearizability import check
-from warmtier.testing.races import Latencies, run_race
+from warmtier.testing.concurrency.history import HistoryRecorder, StoreModel
+from warmtier.testing.concurrency.linearizability import check
+from warmtier.testing.concurrency.pytest_plugin import ReplayHint
+from warmtier.testing.concurrency.races import Latencies, run_race
+from warmtier.testing.concurrency.witness import (
+    DIM,
+    check_store,
+    expected,
+    origin,
+    put,
+    value,
+    whole,
+)
 from warmtier.testing.subject import Subject
-from warmtier.testing.witness import DIM, check_store, expected, origin, put, value, whole
 
 Factory = Callable[..., Any]
 LatencyFactory = Callable[[str], Latencies]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from warmtier.testing.parallel import DIM, concurrent_property
+from warmtier.testing.concurrency.parallel import DIM, concurrent_property
 
 
 def factory(store_class: type[Any], root: Path) -> Any:

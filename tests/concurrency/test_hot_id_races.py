@@ -25,9 +25,9 @@ from tests.concurrency.check_then_act_stores import (
     DeferredCommitPut,
     StaleSearchStore,
 )
-from warmtier.testing.concurrency_plugin import ReplayHint
-from warmtier.testing.hunt import HOT_ROUNDS, HOT_SEEDS, hunt_hot
-from warmtier.testing.program import DIM
+from warmtier.testing.concurrency.hunt import HOT_ROUNDS, HOT_SEEDS, hunt_hot
+from warmtier.testing.concurrency.program import DIM
+from warmtier.testing.concurrency.pytest_plugin import ReplayHint
 
 
 def hint(replay: ReplayHint, seed: int) -> str:

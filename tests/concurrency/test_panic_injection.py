@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 from warmtier.records import Record
-from warmtier.testing.concurrency_plugin import ReplayHint
-from warmtier.testing.panics import Unreached, inject_once
+from warmtier.testing.concurrency.panics import Unreached, inject_once
+from warmtier.testing.concurrency.pytest_plugin import ReplayHint
+from warmtier.testing.concurrency.races import dump_stacks
+from warmtier.testing.concurrency.witness import DIM, check_store, expected, value, whole
 from warmtier.testing.plugin import subject_of
-from warmtier.testing.races import dump_stacks
-from warmtier.testing.witness import DIM, check_store, expected, value, whole
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from warmtier.testing.races import Latencies, RaceTimeout, run_race
+from warmtier.testing.concurrency.races import Latencies, RaceTimeout, run_race
 
 
 def test_deadlocked_race_fails_with_every_threads_stack_instead_of_hanging() -> None:

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 
 from warmtier.store import WarmTierStore
-from warmtier.testing.hunt import Catch, hunt_barrier, hunt_panic, hunt_schedule
-from warmtier.testing.panics import Unreached, inject_once
-from warmtier.testing.parallel import DIM, concurrent_property
+from warmtier.testing.concurrency.hunt import Catch, hunt_barrier, hunt_panic, hunt_schedule
+from warmtier.testing.concurrency.panics import Unreached, inject_once
+from warmtier.testing.concurrency.parallel import DIM, concurrent_property
 
 pytestmark = [pytest.mark.slow, pytest.mark.reference_only]
 

@@ -20,7 +20,7 @@ from hypothesis import settings
 
 from warmtier.store import WarmTierStore
 from warmtier.testing.compare import ReplayContext
-from warmtier.testing.machines import run_machine, store_machine
+from warmtier.testing.properties.machines import run_machine, store_machine
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import Phase, settings
 
 from tests.properties.confusable_id_stores import CONFUSING_STORES
-from warmtier.testing.machines import AllocatorMachine, run_machine, store_machine
-from warmtier.testing.profiles import machine_test, scaled
-from warmtier.testing.strategies import CONFUSABLE_FAMILIES
+from warmtier.testing.properties.machines import AllocatorMachine, run_machine, store_machine
+from warmtier.testing.properties.profiles import scaled
+from warmtier.testing.properties.pytest_plugin import machine_test
+from warmtier.testing.properties.strategies import CONFUSABLE_FAMILIES
 
 
 @machine_test

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from warmtier.model import ModelStore
 from warmtier.records import Record
 from warmtier.testing import compare
-from warmtier.testing import strategies as S
+from warmtier.testing.properties import strategies as S
 from warmtier.testing.subject import Subject, scratch_root
 
 DIM = 4

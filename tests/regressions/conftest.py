@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from warmtier.testing.machines import StoreMachineBase, store_machine
+from warmtier.testing.properties.machines import StoreMachineBase, store_machine
 from warmtier.testing.subject import SIZING_HINTS, Subject
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from numpy import array, float32, float64  # noqa: F401 - names pasted programs use
 
-from warmtier.testing.strategies import Blob, NearFreed, Resize  # noqa: F401
+from warmtier.testing.properties.strategies import Blob, NearFreed, Resize  # noqa: F401
 
 
 def test_same_size_replace_is_read_back_with_its_new_bytes(StoreMachine: Any) -> None:

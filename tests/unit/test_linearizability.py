@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from warmtier.model import ModelStore
-from warmtier.testing.history import HistoryRecorder, StoreModel
-from warmtier.testing.linearizability import (
+from warmtier.testing.concurrency.history import HistoryRecorder, StoreModel
+from warmtier.testing.concurrency.linearizability import (
     Operation,
     RegisterModel,
     Verdict,

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from warmtier import failpoints
-from warmtier.testing.scheduler import (
+from warmtier.testing.concurrency.scheduler import (
     PCTStrategy,
     RandomStrategy,
     ScheduleDeadlock,

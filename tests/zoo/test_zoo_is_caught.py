@@ -17,8 +17,8 @@ import pytest
 
 from tests.zoo._support import PatchError, patch
 from tests.zoo.registry import REPO_ROOT, SUITES, Member, members
+from warmtier.testing.meta.zoo_runner import CAUGHT, format_table, run_matrix, run_one, summarize
 from warmtier.testing.plugin import is_reference_spec, store_spec
-from warmtier.testing.zoo_runner import CAUGHT, format_table, run_matrix, run_one, summarize
 
 MEMBERS = members()
 GATE_TIMEOUT = float(os.environ.get("WARMTIER_ZOO_TIMEOUT", "300"))
@@ -100,7 +100,7 @@ def test_every_planted_bug_is_caught_by_some_suite_with_shrinking(tmp_path: Path
 
 
 def test_a_runner_verdict_folds_to_the_fastest_catching_suite() -> None:
-    from warmtier.testing.zoo_runner import MISSED, Outcome
+    from warmtier.testing.meta.zoo_runner import MISSED, Outcome
 
     member = MEMBERS[0]
     runs = [Outcome(member.name, "a", MISSED),

@@ -7,8 +7,8 @@ import doctest
 
 import pytest
 
-from warmtier.testing import mutation_report, zoo_runner
-from warmtier.testing.zoo_runner import counterexample_steps, replay_line
+from warmtier.testing.meta import first_failure, mutation_report
+from warmtier.testing.meta.first_failure import counterexample_steps, is_usage_error, replay_line
 
 HYPOTHESIS_FAILURE = """\
 E           warmtier.testing.compare.StoreMismatch: scan() missed live records
@@ -24,7 +24,7 @@ E           Replay: nox -s properties -- tests/p.py::test_m --warmtier-replay=6.
 """
 
 
-@pytest.mark.parametrize("module", [zoo_runner, mutation_report], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [first_failure, mutation_report], ids=lambda m: m.__name__)
 def test_the_report_modules_examples_hold(module: object) -> None:
     result = doctest.testmod(module)  # type: ignore[arg-type]
     assert result.attempted > 0 and result.failed == 0, result
@@ -45,5 +45,5 @@ def test_the_printed_replay_command_wins_over_a_built_one() -> None:
 
 def test_a_bad_store_spec_reads_as_a_usage_error_not_a_catch() -> None:
     text = "pytest.UsageError: --warmtier-store='tests.zoo.gone:X': cannot import 'tests.zoo.gone'"
-    assert zoo_runner._USAGE.search(text)
-    assert not zoo_runner._USAGE.search(HYPOTHESIS_FAILURE)
+    assert is_usage_error(text)
+    assert not is_usage_error(HYPOTHESIS_FAILURE)

@@ -32,7 +32,7 @@ from warmtier.campaign.shared_db import (
     redact,
     state_dir,
 )
-from warmtier.testing import profiles
+from warmtier.testing.properties import profiles
 
 __all__ = ["PROGRESS_ENV", "REPLAY_PROFILE", "RESULTS_ENV", "SUITE_ENV"]
 
@@ -226,8 +226,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         return
     campaign.progress(force=True)
     from warmtier.campaign.records import FailureRecord, RecordStore
+    from warmtier.testing.meta.first_failure import replay_line
     from warmtier.testing.plugin import store_spec
-    from warmtier.testing.zoo_runner import replay_line
 
     suite = os.environ.get(SUITE_ENV, "tests")
     spec = store_spec(session.config)

@@ -36,7 +36,7 @@ from warmtier.campaign.shared_db import (
     push_pending_examples,
     redact,
 )
-from warmtier.testing.concurrency_plugin import SCHEDULE_BASE_ENV
+from warmtier.testing.concurrency.pytest_plugin import SCHEDULE_BASE_ENV
 
 __all__ = ["main", "zoo_members"]
 
@@ -139,7 +139,7 @@ def _run_zoo(units: list[Unit], args: argparse.Namespace, root: Path, run_dir: P
              env: dict[str, str], store: RecordStore) -> dict[str, Any]:
     report = run_dir / "zoo.json"
     jobs = str(os.cpu_count() or 2) if args.workers == "auto" else str(args.workers)
-    cmd = [sys.executable, "-m", "warmtier.testing.zoo_runner", "--registry", "tests.zoo.registry",
+    cmd = [sys.executable, "-m", "warmtier.testing.meta.zoo_runner", "--registry", "tests.zoo.registry",
            "--only", ",".join(u.target for u in units), "--json", str(report.resolve()),
            "--profile", "ci", "--jobs", jobs, "--until-caught"]
     print(f"[campaign] zoo: {shlex.join(cmd[1:])}", flush=True)
@@ -160,7 +160,7 @@ def _run_zoo(units: list[Unit], args: argparse.Namespace, root: Path, run_dir: P
         if row["status"] == "caught":
             caught[test] = now()
             continue
-        replay = shlex.join(["python", "-m", "warmtier.testing.zoo_runner", "--only",
+        replay = shlex.join(["python", "-m", "warmtier.testing.meta.zoo_runner", "--only",
                              row["name"], "--profile", "ci"])
         seen = FailureRecord.observed(suite="zoo", test=test, replay=replay, store=row["spec"],
                                       text=f"E   zoo verdict: {row['status']}")

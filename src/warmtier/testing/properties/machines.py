@@ -3,9 +3,9 @@ checking every answer against a trivially correct model after every step.
 
 ``store_machine(MyStore)`` binds the store machine to any class with the contract's
 ``create``/``open``; ``run_machine`` runs a machine and adds the one-line replay command.
-The machines live beside this module: :mod:`~warmtier.testing.machine_base` (state and
-checks), :mod:`~warmtier.testing.store_machine` (rules and binding),
-:mod:`~warmtier.testing.allocator_machine`.
+The machines live beside this module: :mod:`~warmtier.testing.properties.machine_base` (state and
+checks), :mod:`~warmtier.testing.properties.store_machine` (rules and binding),
+:mod:`~warmtier.testing.properties.allocator_machine`.
 
 >>> from warmtier.model import ModelStore
 >>> Machine = store_machine(ModelStore, dim=3)
@@ -22,10 +22,14 @@ from hypothesis import settings
 from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from warmtier.testing import compare, exercised
-from warmtier.testing.allocator_machine import AllocatorMachine, allocator_machine
 from warmtier.testing.compare import ReplayContext
-from warmtier.testing.machine_base import StoreMachineBase
-from warmtier.testing.store_machine import StoreMachine, store_machine, supported_create_options
+from warmtier.testing.properties.allocator_machine import AllocatorMachine, allocator_machine
+from warmtier.testing.properties.machine_base import StoreMachineBase
+from warmtier.testing.properties.store_machine import (
+    StoreMachine,
+    store_machine,
+    supported_create_options,
+)
 
 __all__ = [
     "AllocatorMachine",

@@ -17,7 +17,7 @@ from hypothesis.stateful import (
 )
 
 from warmtier.allocator import AllocatorError, ExtentAllocator
-from warmtier.testing.machine_base import counted, event, target
+from warmtier.testing.properties.machine_base import counted, event, target
 
 __all__ = ["AllocatorMachine", "allocator_machine"]
 

@@ -9,10 +9,10 @@ from typing import Any
 
 from warmtier import failpoints
 from warmtier.model import ModelStore
+from warmtier.testing.concurrency.races import dump_stacks
+from warmtier.testing.concurrency.witness import DIM, check_store, value
 from warmtier.testing.contract import snapshot
 from warmtier.testing.ops import Op
-from warmtier.testing.races import dump_stacks
-from warmtier.testing.witness import DIM, check_store, value
 
 __all__ = ["MAX_OPS", "Unreached", "assert_promptly_usable", "inject_once", "workload"]
 

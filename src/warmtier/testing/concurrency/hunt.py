@@ -1,6 +1,6 @@
 """Hunt a race with one technique: barrier runs, controlled schedules, or panic injection.
 
-Each hunter makes a fresh store per run, runs :class:`~warmtier.testing.program.RaceProgram`
+Each hunter makes a fresh store per run, runs :class:`~warmtier.testing.concurrency.program.RaceProgram`
 (or the panic workload) and stops at the first run whose verdict is wrong, reporting
 how many runs it took and what went wrong. Used to show which technique catches which
 planted bug, and how fast.
@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from warmtier.testing import exercised
+from warmtier.testing.concurrency.panics import Unreached, inject_once
+from warmtier.testing.concurrency.program import RaceProgram, hot_round, hot_scripts
+from warmtier.testing.concurrency.races import run_race
+from warmtier.testing.concurrency.scheduler import Scheduler, make_strategy
 from warmtier.testing.contract import close_quietly
-from warmtier.testing.panics import Unreached, inject_once
-from warmtier.testing.program import RaceProgram, hot_round, hot_scripts
-from warmtier.testing.races import run_race
-from warmtier.testing.scheduler import Scheduler, make_strategy
 
 __all__ = ["HOT_ROUNDS", "HOT_SEEDS", "Catch", "hunt_barrier", "hunt_hot", "hunt_panic",
            "hunt_schedule"]
@@ -115,7 +115,7 @@ def hunt_hot(
     schedules: int = HOT_SEEDS,
     timeout: float = 20.0,
 ) -> Catch | None:
-    """Hot-id races (:func:`~warmtier.testing.program.hot_scripts`) on one store: first
+    """Hot-id races (:func:`~warmtier.testing.concurrency.program.hot_scripts`) on one store: first
     ``rounds`` programs (seeds ``seed``, ``seed + 1``, ...) running free from a barrier
     (the only way to reach a race inside one call of a store without failpoints), then
     ``schedules`` of them under the random scheduler (exact, replayable interleavings of

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from warmtier.testing.races import Latencies
+from warmtier.testing.concurrency.races import Latencies
 
 __all__ = ["ReplayHint", "latency_tables"]
 

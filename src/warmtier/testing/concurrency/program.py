@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from warmtier.testing.history import HistoryRecorder, RecordingStore, check_history
+from warmtier.testing.concurrency.history import HistoryRecorder, RecordingStore, check_history
+from warmtier.testing.concurrency.witness import DIM, check_store, value, whole
 from warmtier.testing.ops import PER_ID, Op
-from warmtier.testing.witness import DIM, check_store, value, whole
 
 __all__ = [
     "DIM",

@@ -12,11 +12,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warmtier.testing.history import HistoryRecorder
+from warmtier.testing.concurrency.history import HistoryRecorder
+from warmtier.testing.concurrency.program import WEIGHTS, drawn_op, history_problems, perform
+from warmtier.testing.concurrency.scheduler import Scheduler, make_strategy
+from warmtier.testing.concurrency.witness import DIM
 from warmtier.testing.ops import PER_ID, Op
-from warmtier.testing.program import WEIGHTS, drawn_op, history_problems, perform
-from warmtier.testing.scheduler import Scheduler, make_strategy
-from warmtier.testing.witness import DIM
 
 __all__ = ["DIM", "Op", "ParallelCase", "concurrent_property", "operations", "parallel_cases"]
 

@@ -10,7 +10,9 @@ points). The same seed gives the same sequence of choices, hence the same interl
 A thread that blocks on a lock the store holds (another thread is paused inside the
 critical section) or runs long without reaching a point cannot be paused; it is counted
 as blocked, after a short bound, and another thread runs. On Linux "blocked" is judged
-from the kernel: the thread sleeps (``/proc``) and its CPU clock stands still. Replay is
+from the kernel: the thread sleeps (``/proc``) in a lock wait (``futex``; a thread asleep
+in disk I/O, such as an engine's ``fdatasync``, still runs) and its CPU clock stands
+still. Replay is
 exact when the store's locks wake their waiters in FIFO order, which CPython's locks do
 in practice on Linux. A run never hangs: when every live thread stays blocked, or the
 whole run exceeds its timeout, it fails with every thread's stack and the seed.
@@ -34,6 +36,7 @@ True
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import threading
@@ -44,7 +47,7 @@ from typing import Any, Protocol
 
 from warmtier import failpoints
 from warmtier.testing import exercised
-from warmtier.testing.races import dump_stacks, switch_interval
+from warmtier.testing.concurrency.races import dump_stacks, switch_interval
 
 __all__ = [
     "PCTStrategy",
@@ -180,6 +183,24 @@ def _proc_state(native_id: int | None) -> str | None:
     return data[data.rfind(b")") + 2 : data.rfind(b")") + 3].decode()
 
 
+#: ``futex`` by machine: the one system call a thread waiting on a lock sleeps in.
+_FUTEX = {"x86_64": 202, "aarch64": 98}.get(os.uname().machine)
+
+
+def _sleeps_in_io(native_id: int | None) -> bool:
+    """Whether a sleeping thread waits in a system call other than ``futex`` (a disk
+    sync, a write, a timed sleep): it will go on by itself, so it is not blocked, however
+    long its CPU clock stands still (Linux; False when the kernel does not say)."""
+    if native_id is None or _FUTEX is None:
+        return False
+    try:
+        with open(f"/proc/self/task/{native_id}/syscall", "rb") as fh:
+            first = fh.read().split(maxsplit=1)[:1]
+    except OSError:
+        return False
+    return bool(first) and first[0].isdigit() and int(first[0]) != _FUTEX
+
+
 def _cpu_ns(ident: int | None) -> int | None:
     if ident is None or not hasattr(time, "pthread_getcpuclockid"):
         return None
@@ -258,7 +279,8 @@ class Scheduler:
         if state is None or cpu is None:
             # No kernel view: fall back on a pure time bound.
             return now - worker.resumed_at > 5 * self.block_window
-        if state not in ("S", "D") or cpu != worker.quiet_cpu:
+        if (state not in ("S", "D") or cpu != worker.quiet_cpu
+                or _sleeps_in_io(thread.native_id)):
             if worker.state == BLOCKED:  # woke up: it runs again from now
                 worker.state = RUNNING
                 worker.resumed_at = now

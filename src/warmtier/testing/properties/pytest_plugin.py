@@ -1,14 +1,10 @@
-"""Hypothesis settings profiles (``dev``, ``ci``, ``nightly``) and the pytest plugin that
-picks one and offers ``--warmtier-replay``.
+"""The property suite's pytest plugin: picks the Hypothesis profile of the run, offers
+``--warmtier-replay``, and runs state machines as tests (``machine_runner``).
 
-Selection, first match wins: ``--hypothesis-profile=NAME``; the environment variable
-``WARMTIER_HYPOTHESIS_PROFILE``; our ``ci`` profile when ``CI`` is set (Hypothesis would
-otherwise load its own derandomized ``ci``); else ``dev``. See docs/properties.md.
-
-The example database is a directory (``.hypothesis/examples`` or
-``WARMTIER_HYPOTHESIS_DB``); ``WARMTIER_HYPOTHESIS_SHARED_DB`` adds a team directory read
-through :class:`hypothesis.database.ReadOnlyDatabase` next to it, and ``WARMTIER_SHARED_DB``
-(or ``--shared-db``) a Redis server instead (:mod:`warmtier.campaign.shared_db`).
+Profile selection, first match wins: ``--hypothesis-profile=NAME``; the environment
+variable ``WARMTIER_HYPOTHESIS_PROFILE``; our ``ci`` profile when ``CI`` is set (Hypothesis
+would otherwise load its own derandomized ``ci``); else ``dev``. The profiles themselves
+are in :mod:`warmtier.testing.properties.profiles`. See docs/properties.md.
 """
 
 from __future__ import annotations
@@ -20,113 +16,25 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pytest
-from hypothesis import HealthCheck, Phase, Verbosity, settings
-from hypothesis.database import (
-    DirectoryBasedExampleDatabase,
-    ExampleDatabase,
-    MultiplexedDatabase,
-    ReadOnlyDatabase,
-)
+from hypothesis import HealthCheck, settings
 
-__all__ = [
-    "DB_ENV",
-    "PROFILES",
-    "PROFILE_ENV",
-    "SHARED_DB_ENV",
-    "active_profile",
-    "example_database",
-    "machine_runner",
-    "machine_test",
-    "register_profiles",
-    "scaled",
-]
+from warmtier.testing.properties import profiles
 
-PROFILE_ENV = "WARMTIER_HYPOTHESIS_PROFILE"
-DB_ENV = "WARMTIER_HYPOTHESIS_DB"
-SHARED_DB_ENV = "WARMTIER_HYPOTHESIS_SHARED_DB"
+__all__ = ["machine_runner", "machine_test"]
+
 REPLAY_OPTION = "warmtier_replay"
-PROFILES = ("dev", "ci", "nightly")
-
-_SUPPRESS = (
-    HealthCheck.too_slow,
-    HealthCheck.data_too_large,
-    HealthCheck.filter_too_much,
-    HealthCheck.large_base_example,
-)
-
-_FAST_PHASES = (Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink)
-
-_active: str = "dev"
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def example_database() -> ExampleDatabase:
-    """The local example database, multiplexed with a read-only team database when
-    ``WARMTIER_HYPOTHESIS_SHARED_DB`` names one.
-
-    Local failures are saved locally and replayed first next time; the shared directory
-    (a synced folder, or a CI artifact unpacked in place) is only ever read.
-    """
-    local = DirectoryBasedExampleDatabase(os.environ.get(DB_ENV, ".hypothesis/examples"))
-    team = os.environ.get("WARMTIER_SHARED_DB")  # a Redis server: docs/nightly.md
-    if team:
-        from warmtier.campaign.shared_db import team_database
-
-        return team_database(local, team)
-    shared = os.environ.get(SHARED_DB_ENV)
-    if not shared:
-        return local
-    return MultiplexedDatabase(local, ReadOnlyDatabase(DirectoryBasedExampleDatabase(shared)))
-
-
-def register_profiles() -> None:
-    """Register ``dev``, ``ci`` and ``nightly`` (``ci`` replaces Hypothesis' own)."""
-    common: dict[str, Any] = {
-        "deadline": None,
-        "print_blob": True,
-        "report_multiple_bugs": False,
-        "suppress_health_check": _SUPPRESS,
-        "database": example_database(),
-        "derandomize": False,
-        # The explain phase re-runs a stateful counterexample hundreds of times under a
-        # tracer: 90 % of the time to report a failure, for a comment on each line.
-        "phases": _FAST_PHASES,
-    }
-    settings.register_profile("dev", max_examples=150, stateful_step_count=40, **common)
-    settings.register_profile("ci", max_examples=100, stateful_step_count=30, **common)
-    settings.register_profile(
-        "nightly", max_examples=3000, stateful_step_count=200, **{**common, "phases": tuple(Phase)}
-    )
-    settings.register_profile("debug", parent=settings.get_profile("dev"),
-                              verbosity=Verbosity.verbose)
-
-
-def active_profile() -> str:
-    """The name of the loaded profile."""
-    return _active
-
-
-def scaled(factor: float, **overrides: Any) -> settings:
-    """The active profile with ``max_examples`` multiplied by ``factor`` (at least 1).
-
-    Cheap machines (the allocator) run more examples than expensive ones, in proportion.
-    """
-    base = settings.default
-    assert base is not None
-    return settings(base, max_examples=max(1, int(base.max_examples * factor)), **overrides)
 
 
 def _choose(config: pytest.Config) -> str:
     explicit = config.getoption("hypothesis_profile", default=None)
     if explicit:
         return str(explicit)
-    from_env = os.environ.get(PROFILE_ENV)
+    from_env = os.environ.get(profiles.PROFILE_ENV)
     if from_env:
         return from_env
     return "ci" if os.environ.get("CI") else "dev"
 
-
-register_profiles()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -143,17 +51,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
-    global _active
-    name = _choose(config)
-    settings.load_profile(name)
-    _active = name
+    profiles.load_profile(_choose(config))
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     s = settings.default
     assert s is not None
     return (
-        f"warmtier hypothesis profile: {_active} (max_examples={s.max_examples}, "
+        f"warmtier hypothesis profile: {profiles.active_profile()} (max_examples={s.max_examples}, "
         f"stateful_step_count={s.stateful_step_count}, database={s.database!r})"
     )
 
@@ -167,8 +72,8 @@ def machine_runner(request: pytest.FixtureRequest) -> Callable[..., None]:
 
     from warmtier.testing.compare import ReplayContext
     from warmtier.testing.exercised import note_machine
-    from warmtier.testing.machines import run_machine
     from warmtier.testing.plugin import is_reference_spec, store_spec
+    from warmtier.testing.properties.machines import run_machine
 
     config = request.config
     spec = store_spec(config)
@@ -177,7 +82,7 @@ def machine_runner(request: pytest.FixtureRequest) -> Callable[..., None]:
     context = ReplayContext(
         nodeid=request.node.nodeid,
         seed=seed,
-        profile=_active,
+        profile=profiles.active_profile(),
         store_spec=None if is_reference_spec(spec) else spec,
     )
     reproduce = _replay_arg(config)
@@ -245,6 +150,6 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     from warmtier.testing.plugin import is_reference_spec, store_spec
 
     spec = store_spec(item.config)
-    context = ReplayContext(item.nodeid, profile=_active,
+    context = ReplayContext(item.nodeid, profile=profiles.active_profile(),
                             store_spec=None if is_reference_spec(spec) else spec)
     report.sections.append(("warmtier replay", f"Replay: {context.blob_command(*found[-1])}"))

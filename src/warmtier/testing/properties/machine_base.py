@@ -1,7 +1,7 @@
 """The store machine's state and checks: a store under test and a model side by side,
 the steps rules share (put, get, remove, reopen) and the whole-state invariant.
 
-The rules themselves are in :mod:`warmtier.testing.store_machine`.
+The rules themselves are in :mod:`warmtier.testing.properties.store_machine`.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ from warmtier.errors import (
 from warmtier.model import ModelStore
 from warmtier.records import Record
 from warmtier.testing import compare, exercised
-from warmtier.testing import strategies as S
 from warmtier.testing.compare import StoreMismatch, mismatch
+from warmtier.testing.properties import strategies as S
 from warmtier.testing.subject import Subject, scratch_root
 from warmtier.validation import DEFAULT_MAX_CONTENT
 
@@ -97,8 +97,8 @@ def _size_class(n: int) -> str:
 
 
 class StoreMachineBase(RuleBasedStateMachine):
-    """State and helpers of the store machine; :class:`~warmtier.testing.store_machine.
-    StoreMachine` adds the rules, and :func:`~warmtier.testing.store_machine.store_machine`
+    """State and helpers of the store machine; :class:`~warmtier.testing.properties.store_machine.
+    StoreMachine` adds the rules, and :func:`~warmtier.testing.properties.store_machine.store_machine`
     binds it to a store class and a dimension.
 
     The store under test and a :class:`~warmtier.model.ModelStore` receive the same

@@ -16,7 +16,12 @@ from warmtier.errors import WarmTierError
 from warmtier.model import ModelStore, cosine_scores
 from warmtier.records import Record
 from warmtier.testing.compare import SCORE_ATOL, StoreMismatch, assert_search_matches
-from warmtier.testing.linearizability import CheckResult, Operation, check, format_history
+from warmtier.testing.concurrency.linearizability import (
+    CheckResult,
+    Operation,
+    check,
+    format_history,
+)
 from warmtier.testing.ops import Op
 
 __all__ = [
@@ -66,7 +71,7 @@ class HistoryRecorder:
     matches no write and fails the check.
 
     >>> from warmtier.model import ModelStore
-    >>> from warmtier.testing.linearizability import check
+    >>> from warmtier.testing.concurrency.linearizability import check
     >>> rec = HistoryRecorder()
     >>> store = rec.wrap(ModelStore(dim=2))
     >>> store.put("a", [1.0, 0.0], b"x"); store.get("a").content

@@ -2,7 +2,7 @@
 dim=4)`` is a subclass of :class:`StoreMachine` that drives ``MyStore``.
 
 Rules are thin methods (draw, call the store, call the model, compare); the state and the
-comparisons they share are in :mod:`warmtier.testing.machine_base`.
+comparisons they share are in :mod:`warmtier.testing.properties.machine_base`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from hypothesis.stateful import (
 from warmtier.errors import InvalidArgumentError, StoreLockedError
 from warmtier.model import ModelStore
 from warmtier.testing import compare
-from warmtier.testing import strategies as S
 from warmtier.testing.compare import mismatch
-from warmtier.testing.machine_base import StoreMachineBase, counted, event
+from warmtier.testing.properties import strategies as S
+from warmtier.testing.properties.machine_base import StoreMachineBase, counted, event
 from warmtier.testing.subject import KNOWN_CREATE_OPTIONS, SIZING_HINTS, Subject
 from warmtier.validation import DEFAULT_MAX_CONTENT
 

@@ -6,8 +6,8 @@ run with a JUnit XML report, read back for the counts and the first failing test
 subject must pass (declared known gaps show as expected failures); an unsafe variant must
 be caught by the suite named for it.
 
-    python -m warmtier.testing.engine_matrix                # the whole table
-    python -m warmtier.testing.engine_matrix --only sqlite --markdown reports/engines.md
+    python -m warmtier.testing.meta.engine_matrix                # the whole table
+    python -m warmtier.testing.meta.engine_matrix --only sqlite --markdown reports/engines.md
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Run after ``mutmut run`` from the repository root (``nox -s mutmut`` does)::
 
-    python -m warmtier.testing.mutation_report --json reports/mutmut.json
+    python -m warmtier.testing.meta.mutation_report --json reports/mutmut.json
 
 ``--pick N --seed S`` prints a uniform random sample of mutant names (to run only those)
 and ``--only FILE`` scores only the names in FILE: an unbiased estimate of the score when
@@ -131,7 +131,7 @@ def _mutmut(*args: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m warmtier.testing.mutation_report")
+    parser = argparse.ArgumentParser(prog="python -m warmtier.testing.meta.mutation_report")
     parser.add_argument("--json", default="reports/mutmut.json")
     parser.add_argument("--equivalent", default="tests/zoo/equivalent_mutants.txt",
                         help="survivors judged equivalent, one name per line")

@@ -2,15 +2,15 @@
 
 Each (member, suite) run is a subprocess ``python -m pytest <suite paths> -x
 --warmtier-store=SPEC`` under the ``ci`` Hypothesis profile with a fresh example
-database, so every catch is earned from scratch. :mod:`warmtier.testing.first_failure`
-records the first failing test; this module turns that into an :class:`Outcome` (caught
-or missed, first test, seconds, counterexample steps, replay command), prints a table
-and writes JSON. A missed bug is the most important line of the report.
+database, so every catch is earned from scratch. :mod:`warmtier.testing.meta.first_failure`
+records the first failing test as JSON (test, seconds, counterexample steps, replay
+command); this module reads that JSON, never pytest's output, into an :class:`Outcome`
+(caught or missed), prints a table and writes JSON. A missed bug is the most important line of the report.
 
 Command line (from the repository root)::
 
-    python -m warmtier.testing.zoo_runner --registry tests.zoo.registry --json reports/zoo.json
-    python -m warmtier.testing.zoo_runner --only alloc_no_coalesce --suites properties
+    python -m warmtier.testing.meta.zoo_runner --registry tests.zoo.registry --json reports/zoo.json
+    python -m warmtier.testing.meta.zoo_runner --only alloc_no_coalesce --suites properties
 
 The registry module provides ``members()`` (objects with ``name``, ``spec``,
 ``category``, ``description``, ``caught_by``) and ``SUITES`` (suite name -> test paths).
@@ -23,7 +23,6 @@ import contextlib
 import importlib
 import json
 import os
-import re
 import shlex
 import signal
 import statistics
@@ -37,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from warmtier.testing.first_failure import REPORT_ENV
+from warmtier.testing.meta.first_failure import REPORT_ENV, excerpt
 from warmtier.testing.subject import scratch_root
 
 __all__ = [
@@ -46,11 +45,9 @@ __all__ = [
     "MemberLike",
     "Outcome",
     "Row",
-    "counterexample_steps",
     "format_markdown",
     "format_table",
     "main",
-    "replay_line",
     "run_matrix",
     "run_one",
     "stop_all_runs",
@@ -72,13 +69,6 @@ def stop_all_runs() -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
 
-
-_STEP = re.compile(r"^(?:E)?\s*(?:[\w, ()]+ = )?state\.(\w+)\((.?)", re.MULTILINE)
-_REPLAY = re.compile(r"^\s*(?:E\s+)?Replay:\s*(.+?)\s*$", re.MULTILINE)
-_REPLAY_LOWER = re.compile(r"^\s*(?:E\s+)?replay:\s*((?:nox|pytest|python)\b.+?)\s*$",
-                           re.MULTILINE)
-_REPRODUCE = re.compile(r"@reproduce_failure\(\s*'([^']+)'\s*,\s*(b'[^']*')\s*\)")
-_USAGE = re.compile(r"UsageError|--warmtier-store='[^']*': (cannot import|expected|\S+ has no|\S+ lacks)")
 
 
 class MemberLike(Protocol):
@@ -133,54 +123,6 @@ class Row:
     runs: list[Outcome] = field(default_factory=list)
 
 
-def counterexample_steps(text: str) -> int | None:
-    """Steps of the stateful program Hypothesis printed (``state.rule(...)`` lines,
-    teardown excluded), or None when the text holds no such program.
-
-    >>> counterexample_steps("state = M()\\nstate.put(id='a')\\nv = state.get(id='a')\\n"
-    ...                      "state.teardown()")
-    2
-    >>> counterexample_steps("E  state = M()\\nE  state.create()\\nE  state.inv()\\n"
-    ...                      "E  (k_0,) = state.grow(n=1)\\nE  state.inv()\\nE  state.teardown()")
-    2
-    """
-    if "state = " not in text:
-        return None
-    program = text[text.rfind("state = ") :]
-    calls = [(name, arg != ")") for name, arg in _STEP.findall(program) if name != "teardown"]
-    # Invariants are printed after every step, as calls without arguments: drop a name
-    # that takes every other line.
-    odd = {name for name, has_args in calls[1::2] if not has_args}
-    if len(odd) == 1 and calls and all(name in odd for name, _ in calls[1::2]):
-        invariant = odd.pop()
-        calls = [c for c in calls if c[0] != invariant]
-    return len(calls)
-
-
-def replay_line(text: str, nodeid: str, spec: str, profile: str = "ci") -> str:
-    """The replay command a failure printed, else one built from its node id.
-
-    >>> replay_line("boom", "tests/t.py::test_x", "pkg.m:C")
-    'python -m pytest tests/t.py::test_x --warmtier-store=pkg.m:C --hypothesis-profile=ci'
-    """
-    found = _REPLAY.findall(text) or _REPLAY_LOWER.findall(text)
-    if found:
-        return str(found[-1])
-    base = ["python", "-m", "pytest", nodeid, f"--warmtier-store={spec}",
-            f"--hypothesis-profile={profile}"]
-    blob = _REPRODUCE.findall(text)
-    if blob:
-        version, raw = blob[-1]
-        base.append(f"--warmtier-replay={version}:{raw[2:-1]}")
-    return shlex.join(base)
-
-
-def _excerpt(text: str, lines: int = 12) -> str:
-    kept = [ln for ln in text.splitlines() if ln.strip()]
-    errors = [ln for ln in kept if ln.lstrip().startswith("E ")]
-    return "\n".join((errors or kept)[:lines])
-
-
 def run_one(
     member: MemberLike,
     suite: str,
@@ -199,7 +141,7 @@ def run_one(
         cmd = [
             sys.executable, "-m", "pytest", *paths, *extra, f"--basetemp={tmp}/pytest",
             f"--warmtier-store={member.spec}", f"--hypothesis-profile={profile}",
-            "-x", "-q", "-p", "no:cacheprovider", "-p", "no:faker", "-p", "warmtier.testing.first_failure",
+            "-x", "-q", "-p", "no:cacheprovider", "-p", "no:faker", "-p", "warmtier.testing.meta.first_failure",
             "-p", "no:xdist", "--rootdir", str(root),
         ]
         if not include_slow:
@@ -228,7 +170,7 @@ def run_one(
             stdout, _ = proc.communicate()
             out.status = TIMEOUT
             out.wall_seconds = round(time.monotonic() - start, 2)
-            out.excerpt = f"no verdict after {timeout:.0f} s (a hang?)\n" + _excerpt(stdout[-3000:])
+            out.excerpt = f"no verdict after {timeout:.0f} s (a hang?)\n" + excerpt(stdout[-3000:])
             return out
         finally:
             _live.discard(proc)
@@ -238,27 +180,26 @@ def run_one(
             with open(report, encoding="utf-8") as f:
                 data: dict[str, Any] = json.load(f)
         except (OSError, ValueError):
-            out.excerpt = _excerpt(stdout[-4000:]) or f"pytest exited {proc.returncode}"
+            out.excerpt = excerpt(stdout[-4000:]) or f"pytest exited {proc.returncode}"
             return out
     out.passed, out.skipped = int(data["passed"]), int(data["skipped"])
     first = data.get("first_failure")
     if first is not None:
-        text = str(first["text"]) + "\n" + "\n".join(body for _, body in first["sections"])
         out.first_test = str(first["nodeid"])
-        out.excerpt = _excerpt(text)
-        if _USAGE.search(text):
+        out.excerpt = str(first["excerpt"])
+        if first["usage_error"]:
             out.status = ERROR
             return out
         out.status = CAUGHT
         out.seconds = float(first["seconds"])
-        out.steps = counterexample_steps(text)
-        out.replay = replay_line(text, out.first_test, member.spec, profile)
+        out.steps = None if first["steps"] is None else int(first["steps"])
+        out.replay = str(first["replay"])
     elif proc.returncode == 0:
         out.status = MISSED if out.passed else NOT_RUN
     elif proc.returncode == 5:
         out.status = NOT_RUN
     else:
-        out.excerpt = _excerpt(stdout[-4000:])
+        out.excerpt = excerpt(stdout[-4000:])
     return out
 
 
@@ -382,7 +323,7 @@ def _report(rows: Sequence[Row], profile: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m warmtier.testing.zoo_runner",
+    parser = argparse.ArgumentParser(prog="python -m warmtier.testing.meta.zoo_runner",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--registry", default="tests.zoo.registry",
                         help="module with members() and SUITES (default: %(default)s)")
