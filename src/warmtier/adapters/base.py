@@ -101,7 +101,9 @@ class EngineStore:
     @classmethod
     def _locked(cls, directory: str, creating: bool, start: Callable[[int], T]) -> T:
         """``start(lock_fd)`` under the directory's LOCK; on failure unlock, and a failed
-        create empties the directory again so that a retry can create."""
+        create empties the directory again so that a retry can create. An engine error
+        is a contract error: at create as :meth:`_translate` says, at open always a
+        CorruptionError (the engine rejected what it found)."""
         fd = os.open(os.path.join(directory, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -110,11 +112,18 @@ class EngineStore:
             raise StoreLockedError(f"{directory} is already open") from None
         try:
             return start(fd)
-        except BaseException:
+        except BaseException as exc:
             os.close(fd)
             for name in os.listdir(directory) if creating else ():
                 os.unlink(os.path.join(directory, name))
-            raise
+            if not isinstance(exc, cls.engine_error):
+                raise
+            if not creating:
+                raise CorruptionError(f"{directory}: {exc}") from exc
+            error = cls._translate(exc, f"create {directory}")
+            if error is exc:
+                raise
+            raise error from exc
 
     @contextlib.contextmanager
     def _guard(self, what: str) -> Iterator[None]:

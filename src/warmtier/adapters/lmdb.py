@@ -124,13 +124,7 @@ class LMDBStore(EngineStore):
             _fsync(directory)  # LMDB never syncs the directory: make the new names durable
             return store
 
-        try:
-            return cls._locked(directory, True, start)
-        except lmdb.Error as exc:
-            error = cls._translate(exc, f"create {directory}")
-            if error is exc:
-                raise
-            raise error from exc
+        return cls._locked(directory, True, start)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> LMDBStore:
@@ -152,10 +146,7 @@ class LMDBStore(EngineStore):
                 raise
             return store
 
-        try:
-            return cls._locked(directory, False, start)
-        except lmdb.Error as exc:
-            raise CorruptionError(f"{directory}: {exc}") from exc
+        return cls._locked(directory, False, start)
 
     def _write(self, body: Callable[[lmdb.Transaction], Any]) -> Any:
         """One write transaction; on MapFullError grow the map (doubling) and retry."""

@@ -97,13 +97,7 @@ class SQLiteStore(EngineStore):
                 raise
             return cls(directory, lock_fd, db, meta)
 
-        try:
-            return cls._locked(directory, True, start)
-        except sqlite3.Error as exc:
-            error = cls._translate(exc, f"create {directory}")
-            if error is exc:
-                raise
-            raise error from exc
+        return cls._locked(directory, True, start)
 
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> SQLiteStore:
@@ -127,10 +121,7 @@ class SQLiteStore(EngineStore):
                 raise
             return cls(directory, lock_fd, db, meta)
 
-        try:
-            return cls._locked(directory, False, start)
-        except sqlite3.Error as exc:
-            raise CorruptionError(f"{directory}: {exc}") from exc
+        return cls._locked(directory, False, start)
 
     # -- records --------------------------------------------------------------------
 
