@@ -82,8 +82,8 @@ def _is_test_target(arg: str) -> bool:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff over src/, tests/ and noxfile.py; mypy (strict) over src/ (with the optional
-    libraries the perf modules import, so their types are checked too)."""
-    install(session, "lint", "test", "scale")
+    libraries the perf and meta modules import, so their types are checked too)."""
+    install(session, "lint", "test", "scale", "mutants")
     session.run("ruff", "check", "src", "tests", "noxfile.py")
     session.run("mypy", "src/warmtier")
 
