@@ -144,3 +144,20 @@ def test_importing_the_lmdb_adapter_without_lmdb_says_how_to_install_it(
     monkeypatch.delitem(sys.modules, "warmtier.adapters.lmdb")
     with pytest.raises(ImportError, match=r"pip install warmtier\[lmdb\]"):
         importlib.import_module("warmtier.adapters.lmdb")
+
+
+def test_a_damaged_file_whose_text_is_not_utf8_is_corruption_error(tmp_path: Path) -> None:
+    """Found by the 10,000-case fuzz loop (`--replay 1302987346:fz:3853`): sqlite3 decoded
+    a pragma's damaged text and open() raised UnicodeDecodeError."""
+    from warmtier.testing.crash.fuzz import apply_mutations, base_images, loop_case
+
+    rng = np.random.default_rng(1302987346)
+    bases = base_images(SQLiteStore, str(tmp_path))
+    for i in range(3853 + 1):
+        base, muts = loop_case(rng, i, sorted(bases))
+    where = tmp_path / "damaged"
+    where.mkdir()
+    for name, data in apply_mutations(bases[base], muts).items():
+        (where / name).write_bytes(data)
+    with pytest.raises(CorruptionError):
+        SQLiteStore.open(where)

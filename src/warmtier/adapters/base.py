@@ -103,7 +103,8 @@ class EngineStore:
         """``start(lock_fd)`` under the directory's LOCK; on failure unlock, and a failed
         create empties the directory again so that a retry can create. An engine error
         is a contract error: at create as :meth:`_translate` says, at open always a
-        CorruptionError (the engine rejected what it found)."""
+        CorruptionError (the engine rejected what it found), as is text that is not
+        UTF-8."""
         fd = os.open(os.path.join(directory, "LOCK"), os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -116,6 +117,9 @@ class EngineStore:
             os.close(fd)
             for name in os.listdir(directory) if creating else ():
                 os.unlink(os.path.join(directory, name))
+            if not creating and isinstance(exc, UnicodeDecodeError):
+                # damaged text the engine hands back (sqlite3 decodes TEXT, even a pragma's)
+                raise CorruptionError(f"{directory}: text that is not UTF-8 ({exc})") from None
             if not isinstance(exc, cls.engine_error):
                 raise
             if not creating:
