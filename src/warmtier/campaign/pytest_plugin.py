@@ -103,7 +103,8 @@ class _Campaign:
                 parts.append(f"{self.counts[key]:.0f} {unit} ({self.counts[key] / minutes:.0f}/min)")
         parts.append(f"~{left:.0f} min left" if left is not None else "time left unknown")
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        line = f"[campaign {os.environ.get(SUITE_ENV, 'run')}] " + ", ".join(parts)
+        suite = os.environ.get(SUITE_ENV)
+        line = (f"[campaign {suite}] " if suite else "[progress] ") + ", ".join(parts)
         if reporter is not None:
             reporter.write_line(line)
 
