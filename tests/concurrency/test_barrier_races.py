@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import itertools
 import random
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from warmtier.testing.compare import assert_stats_match, records_equal
 from warmtier.testing.concurrency.history import HistoryRecorder, StoreModel
 from warmtier.testing.concurrency.linearizability import check
 from warmtier.testing.concurrency.pytest_plugin import ReplayHint
-from warmtier.testing.concurrency.races import Latencies, run_race
+from warmtier.testing.concurrency.races import Latencies, Role, run_workload
 from warmtier.testing.concurrency.witness import (
     DIM,
     check_store,
@@ -58,13 +57,9 @@ class Race:
     def latencies(self, scenario: str) -> Latencies:
         return self.latency_factory(scenario)
 
-    def run(self, workers: Sequence[Callable[[], Any]]) -> None:
-        """All ``workers`` at once, bounded by the timeout; failures name the replay."""
-        run_race(workers, timeout=self.timeout, replay=self.replay.command())
-
-    def run_inner(self, workers: Sequence[Callable[[], Any]]) -> None:
-        """A race nested in a worker of :meth:`run` (which names the replay)."""
-        run_race(workers, timeout=self.timeout)
+    def run(self, *roles: Role) -> None:
+        """Every role's threads at once, bounded by the timeout; failures name the replay."""
+        run_workload(roles, timeout=self.timeout, replay=self.replay.command())
 
 
 @pytest.fixture(params=[QUICK, FULL])
@@ -108,15 +103,11 @@ def test_concurrent_puts_of_distinct_ids_are_all_stored_exactly(race: Race) -> N
     store, replay = race.store, race.replay
     lat = race.latencies(f"{writers} writers x {puts} puts of distinct ids")
 
-    def writer(w: int) -> Callable[[], None]:
-        def body() -> None:
-            for i in range(puts):
-                emb, content, conf = value(f"w{w}-{i}", w, i, 16 + (w * 37 + i * 11) % 300)
-                lat.time("put", store.put, f"w{w}-{i}", emb, content, conf)
+    def write(w: int, i: int, _rng: random.Random) -> None:
+        emb, content, conf = value(f"w{w}-{i}", w, i, 16 + (w * 37 + i * 11) % 300)
+        lat.time("put", store.put, f"w{w}-{i}", emb, content, conf)
 
-        return body
-
-    race.run([writer(w) for w in range(writers)])
+    race.run(Role("writer", writers, write, ops=puts))
     assert len(store) == writers * puts, f"expected {writers * puts} records, got {len(store)}"
     assert sorted(store.ids()) == sorted(f"w{w}-{i}" for w in range(writers) for i in range(puts))
     contents = set()
@@ -140,43 +131,23 @@ def test_readers_never_see_a_torn_record_while_writers_rewrite_it(race: Race) ->
     store, replay = race.store, race.replay
     for k in range(ids):
         put(store, f"r{k}", 0, 0, 64)
-    stop = threading.Event()
     lat = race.latencies(f"{readers} readers x {gets} gets over {ids} records, 2 rewriters")
     torn: list[str] = []
 
-    def reader(r: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(r)
-            for _ in range(gets):
-                id = f"r{rng.randrange(ids)}"
-                got = lat.time("get", store.get, id)
-                problem = "missing" if got is None else whole(got, id)
-                if problem:
-                    torn.append(problem)
+    def read(_r: int, _i: int, rng: random.Random) -> None:
+        id = f"r{rng.randrange(ids)}"
+        got = lat.time("get", store.get, id)
+        problem = "missing" if got is None else whole(got, id)
+        if problem:
+            torn.append(problem)
 
-        return body
+    def rewrite(k: int, i: int, _rng: random.Random) -> None:
+        w, seq = k + 1, i + 1
+        size_ = (16, 64, 200, 1000)[seq % 4]
+        emb, content, conf = value(f"r{seq * 7 % ids}", w, seq, size_)
+        lat.time("put", store.put, f"r{seq * 7 % ids}", emb, content, conf)
 
-    def rewriter(w: int) -> Callable[[], None]:
-        def body() -> None:
-            seq = 0
-            while not stop.is_set():
-                seq += 1
-                size_ = (16, 64, 200, 1000)[seq % 4]
-                emb, content, conf = value(f"r{seq * 7 % ids}", w, seq, size_)
-                lat.time("put", store.put, f"r{seq * 7 % ids}", emb, content, conf)
-
-        return body
-
-    def run_readers_then_stop() -> Callable[[], None]:
-        def body() -> None:
-            try:
-                race.run_inner([reader(r) for r in range(readers)])
-            finally:
-                stop.set()
-
-        return body
-
-    race.run([run_readers_then_stop(), rewriter(1), rewriter(2)])
+    race.run(Role("reader", readers, read, ops=gets), Role("rewriter", 2, rewrite, ops=None))
     assert torn == [], f"expected only whole records; {len(torn)} bad reads, first: {torn[0]}. " \
                        f"{replay.command()}"
     check_store(store)
@@ -193,31 +164,22 @@ def test_mixed_writers_and_readers_keep_the_store_linearizable(race: Race) -> No
     lat = race.latencies(f"mixed: {writers} writers + {readers} readers x {ops} ops")
     bad: list[str] = []
 
-    def writer(w: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(w)
-            for i in range(ops):
-                id = f"m{rng.randrange(ids)}"
-                if rng.random() < 0.8:
-                    emb, content, conf = value(id, w, i, rng.choice((20, 100, 700)))
-                    lat.time("put", view.put, id, emb, content, conf)
-                else:
-                    lat.time("remove", view.remove, id)
+    def write(w: int, i: int, rng: random.Random) -> None:
+        id = f"m{rng.randrange(ids)}"
+        if rng.random() < 0.8:
+            emb, content, conf = value(id, w, i, rng.choice((20, 100, 700)))
+            lat.time("put", view.put, id, emb, content, conf)
+        else:
+            lat.time("remove", view.remove, id)
 
-        return body
+    def read(_r: int, _i: int, rng: random.Random) -> None:
+        id = f"m{rng.randrange(ids)}"
+        got = lat.time("get", view.get, id)
+        if got is not None and (problem := whole(got, id)):
+            bad.append(problem)
 
-    def reader(r: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(1000 + r)
-            for _ in range(ops):
-                id = f"m{rng.randrange(ids)}"
-                got = lat.time("get", view.get, id)
-                if got is not None and (problem := whole(got, id)):
-                    bad.append(problem)
-
-        return body
-
-    race.run([writer(w) for w in range(writers)] + [reader(r) for r in range(readers)])
+    race.run(Role("writer", writers, write, ops=ops),
+             Role("reader", readers, read, ops=ops, seed=1000))
     assert bad == [], f"expected whole records; first bad read: {bad[0]}. {replay.command()}"
     assert_linearizable(recorder, replay)
     assert_count_matches_ids(store, replay)
@@ -232,25 +194,20 @@ def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(race: Race) -> Non
     view = recorder.wrap(store)
     lat = race.latencies(f"hot spot: {threads} threads x {ops} ops on {ids} ids")
 
-    def worker(t: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(t)
-            for i in range(ops):
-                id = f"h{rng.randrange(ids)}"
-                roll = rng.random()
-                if roll < 0.4:
-                    emb, content, conf = value(id, t, i, rng.choice((10, 90, 400)))
-                    lat.time("put", view.put, id, emb, content, conf)
-                elif roll < 0.8:
-                    lat.time("get", view.get, id)
-                elif roll < 0.95:
-                    lat.time("remove", view.remove, id)
-                else:
-                    lat.time("contains", view.__contains__, id)
+    def act(t: int, i: int, rng: random.Random) -> None:
+        id = f"h{rng.randrange(ids)}"
+        roll = rng.random()
+        if roll < 0.4:
+            emb, content, conf = value(id, t, i, rng.choice((10, 90, 400)))
+            lat.time("put", view.put, id, emb, content, conf)
+        elif roll < 0.8:
+            lat.time("get", view.get, id)
+        elif roll < 0.95:
+            lat.time("remove", view.remove, id)
+        else:
+            lat.time("contains", view.__contains__, id)
 
-        return body
-
-    race.run([worker(t) for t in range(threads)])
+    race.run(Role("worker", threads, act, ops=ops))
     assert_linearizable(recorder, replay)
     assert_count_matches_ids(store, replay)
     check_store(store)
@@ -264,16 +221,12 @@ def test_racing_writers_of_different_sizes_leave_one_whole_written_value(race: R
     lat = race.latencies(f"writer-writer: {writers} writers x {rounds} rounds on {ids} ids")
     sizes = (0, 7, 64, 4096, 70_000)
 
-    def writer(w: int) -> Callable[[], None]:
-        def body() -> None:
-            for i in range(rounds):
-                for k in range(ids):
-                    emb, content, conf = value(f"s{k}", w, i, sizes[(w + i + k) % len(sizes)])
-                    lat.time("put", view.put, f"s{k}", emb, content, conf)
+    def write_round(w: int, i: int, _rng: random.Random) -> None:
+        for k in range(ids):
+            emb, content, conf = value(f"s{k}", w, i, sizes[(w + i + k) % len(sizes)])
+            lat.time("put", view.put, f"s{k}", emb, content, conf)
 
-        return body
-
-    race.run([writer(w) for w in range(writers)])
+    race.run(Role("writer", writers, write_round, ops=rounds))
     for k in range(ids):
         got = store.get(f"s{k}")
         assert got is not None, f"s{k} vanished after only puts"
@@ -295,46 +248,30 @@ def test_compaction_in_a_loop_never_changes_what_readers_see(race: Race) -> None
     for k in range(ids):
         put(view, f"c{k}", 99, 0, 300)
     lat = race.latencies(f"compaction loop + {writers} writers + {readers} readers x {ops}")
-    done = threading.Event()
     bad: list[str] = []
     compactions = [0]
 
-    def writer(w: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(w)
-            for i in range(ops):
-                id = f"c{rng.randrange(ids)}"
-                if rng.random() < 0.25:
-                    lat.time("remove", view.remove, id)
-                else:
-                    emb, content, conf = value(id, w, i, rng.choice((30, 300, 3000)))
-                    lat.time("put", view.put, id, emb, content, conf)
+    def write(w: int, i: int, rng: random.Random) -> None:
+        id = f"c{rng.randrange(ids)}"
+        if rng.random() < 0.25:
+            lat.time("remove", view.remove, id)
+        else:
+            emb, content, conf = value(id, w, i, rng.choice((30, 300, 3000)))
+            lat.time("put", view.put, id, emb, content, conf)
 
-        return body
+    def read(_r: int, _i: int, rng: random.Random) -> None:
+        id = f"c{rng.randrange(ids)}"
+        got = lat.time("get", view.get, id)
+        if got is not None and (problem := whole(got, id)):
+            bad.append(problem)
 
-    def reader(r: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(100 + r)
-            for _ in range(ops):
-                id = f"c{rng.randrange(ids)}"
-                got = lat.time("get", view.get, id)
-                if got is not None and (problem := whole(got, id)):
-                    bad.append(problem)
+    def compact(_k: int, _i: int, _rng: random.Random) -> None:
+        lat.time("compact", store.compact)
+        compactions[0] += 1
 
-        return body
-
-    def compactor() -> None:
-        while not done.is_set():
-            lat.time("compact", store.compact)
-            compactions[0] += 1
-
-    def workload() -> None:
-        try:
-            race.run_inner([writer(w) for w in range(writers)] + [reader(r) for r in range(readers)])
-        finally:
-            done.set()
-
-    race.run([workload, compactor])
+    race.run(Role("writer", writers, write, ops=ops),
+             Role("reader", readers, read, ops=ops, seed=100),
+             Role("compactor", 1, compact, ops=None))
     assert compactions[0] > 0, "the compactor never ran"
     assert bad == [], f"expected whole records; first bad read: {bad[0]}. {replay.command()}"
     assert_linearizable(recorder, replay)
@@ -348,35 +285,19 @@ def test_growth_under_writers_never_disturbs_readers(race: Race) -> None:
         put(store, f"base{k}", 0, k, 500)
     before = content_capacities(store)
     lat = race.latencies(f"growth: {writers} writers x {puts} puts of 1-48 KiB + {readers} readers")
-    done = threading.Event()
     bad: list[str] = []
 
-    def writer(w: int) -> Callable[[], None]:
-        def body() -> None:
-            for i in range(puts):
-                emb, content, conf = value(f"g{w}-{i}", w, i, 1024 * (1 + (i * 7 + w) % 48))
-                lat.time("put", store.put, f"g{w}-{i}", emb, content, conf)
+    def write(w: int, i: int, _rng: random.Random) -> None:
+        emb, content, conf = value(f"g{w}-{i}", w, i, 1024 * (1 + (i * 7 + w) % 48))
+        lat.time("put", store.put, f"g{w}-{i}", emb, content, conf)
 
-        return body
+    def read(_r: int, _i: int, rng: random.Random) -> None:
+        k = rng.randrange(50)
+        got = lat.time("get", store.get, f"base{k}")
+        if not same_record(got, expected(f"base{k}", 0, k, 500)):
+            bad.append(f"base{k}: expected its first value, got {got!r}")
 
-    def reader(r: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(r)
-            while not done.is_set():
-                k = rng.randrange(50)
-                got = lat.time("get", store.get, f"base{k}")
-                if not same_record(got, expected(f"base{k}", 0, k, 500)):
-                    bad.append(f"base{k}: expected its first value, got {got!r}")
-
-        return body
-
-    def writers_then_stop() -> None:
-        try:
-            race.run_inner([writer(w) for w in range(writers)])
-        finally:
-            done.set()
-
-    race.run([writers_then_stop] + [reader(r) for r in range(readers)])
+    race.run(Role("writer", writers, write, ops=puts), Role("reader", readers, read, ops=None))
     after = content_capacities(store)
     print(f"\ngrowth: capacity {before[0]} -> {after[0]} records, content arena "
           f"{before[1]} -> {after[1]} bytes")
@@ -396,47 +317,37 @@ def test_scan_during_puts_and_removes_is_weakly_consistent(race: Race) -> None:
     for k in range(stable):
         put(store, f"stable{k}", 0, k, 40 + k % 50)
     lat = race.latencies(f"scan of {stable} stable records during churn on {churn} ids")
-    done = threading.Event()
     problems: list[str] = []
 
-    def churner(w: int) -> Callable[[], None]:
-        def body() -> None:
-            rng = random.Random(w)
-            i = 0
-            while not done.is_set():
-                i += 1
-                id = f"churn{rng.randrange(churn)}"
-                if rng.random() < 0.6:
-                    emb, content, conf = value(id, w, i, rng.choice((8, 80, 800)))
-                    lat.time("put", store.put, id, emb, content, conf)
-                else:
-                    lat.time("remove", store.remove, id)
+    def churn_one(k: int, i: int, rng: random.Random) -> None:
+        w = k + 1
+        id = f"churn{rng.randrange(churn)}"
+        if rng.random() < 0.6:
+            emb, content, conf = value(id, w, i + 1, rng.choice((8, 80, 800)))
+            lat.time("put", store.put, id, emb, content, conf)
+        else:
+            lat.time("remove", store.remove, id)
 
-        return body
+    def scan_once(_k: int, _i: int, _rng: random.Random) -> None:
+        seen: dict[str, int] = {}
+        for record in store.scan(batch_size=16):
+            seen[record.id] = seen.get(record.id, 0) + 1
+            if problem := whole(record):
+                problems.append(f"scan yielded a bad record: {problem}")
+            elif record.id.startswith("stable"):
+                k = int(record.id[6:])
+                if not same_record(record, expected(record.id, 0, k, 40 + k % 50)):
+                    problems.append(f"{record.id} changed though nobody wrote it")
+        missing = [f"stable{k}" for k in range(stable) if f"stable{k}" not in seen]
+        if missing:
+            problems.append(f"scan missed {len(missing)} records live throughout, "
+                            f"e.g. {missing[:3]}")
+        twice = sorted(id for id, n in seen.items() if n > 1)
+        if twice:
+            problems.append(f"scan yielded {len(twice)} ids twice, e.g. {twice[:3]}")
 
-    def scanner() -> None:
-        try:
-            for _ in range(scans):
-                seen: dict[str, int] = {}
-                for record in store.scan(batch_size=16):
-                    seen[record.id] = seen.get(record.id, 0) + 1
-                    if problem := whole(record):
-                        problems.append(f"scan yielded a bad record: {problem}")
-                    elif record.id.startswith("stable"):
-                        k = int(record.id[6:])
-                        if not same_record(record, expected(record.id, 0, k, 40 + k % 50)):
-                            problems.append(f"{record.id} changed though nobody wrote it")
-                missing = [f"stable{k}" for k in range(stable) if f"stable{k}" not in seen]
-                if missing:
-                    problems.append(f"scan missed {len(missing)} records live throughout, "
-                                    f"e.g. {missing[:3]}")
-                twice = sorted(id for id, n in seen.items() if n > 1)
-                if twice:
-                    problems.append(f"scan yielded {len(twice)} ids twice, e.g. {twice[:3]}")
-        finally:
-            done.set()
-
-    race.run([scanner, churner(1), churner(2), churner(3)])
+    race.run(Role("scanner", 1, scan_once, ops=scans),
+             Role("churner", 3, churn_one, ops=None, seed=1))
     assert problems == [], f"expected the contract's weak consistency: {problems[:5]}. " \
                            f"{replay.command()}"
     check_store(store)
@@ -449,14 +360,11 @@ def test_concurrent_puts_never_share_a_slot_or_an_extent(
     writers, puts = 10, 100
     store = make_store(dim=DIM, initial_capacity=16, initial_content_bytes=4096)
 
-    def writer(w: int) -> Callable[[], None]:
-        def body() -> None:
-            for i in range(puts):
-                put(store, f"w{w}-{i}", w, i, 1 + (w * 53 + i * 17) % 900)
+    def write(w: int, i: int, _rng: random.Random) -> None:
+        put(store, f"w{w}-{i}", w, i, 1 + (w * 53 + i * 17) % 900)
 
-        return body
-
-    run_race([writer(w) for w in range(writers)], timeout=race_timeout, replay=replay.command())
+    run_workload([Role("writer", writers, write, ops=puts)], timeout=race_timeout,
+                 replay=replay.command())
     slots = list(store._index.values())
     assert len(slots) == writers * puts == len(set(slots)), (
         f"expected {writers * puts} distinct slots, got {len(set(slots))} for {len(slots)} ids"

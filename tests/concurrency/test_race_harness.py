@@ -49,4 +49,4 @@ def test_latency_table_reports_every_percentile() -> None:
     table = lat.table()
     for column in ("p50", "p90", "p99", "p99.9", "max"):
         assert column in table
-    assert lat.percentiles("get")["n"] == 100
+    assert lat.percentiles_us("get")["n"] == 100

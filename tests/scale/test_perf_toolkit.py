@@ -12,6 +12,8 @@ import pytest
 
 from warmtier.perf import stats
 from warmtier.perf.history import PartWriter, merge_parts, pick_baseline, save_run
+from warmtier.perf.measure import Latencies
+from warmtier.perf.result import ScenarioResult
 from warmtier.perf.workload import FRAGMENTATION_MIX, TEXT_MIX, Workload, fingerprints
 
 
@@ -133,3 +135,38 @@ def test_run_history_merges_parts_and_picks_the_latest_comparable_baseline(
     assert pick_baseline(results, current, runs)["run_id"] == "b"  # type: ignore[index]
     (results / "BASELINE").write_text("a\n")
     assert pick_baseline(results, current, runs)["run_id"] == "a"  # type: ignore[index]
+
+
+def test_a_recorded_scenario_result_writes_the_same_part_as_direct_figures(
+    tmp_path: Path,
+) -> None:
+    direct = PartWriter(tmp_path / "direct", "t::a", prefix="smoke.")
+    direct.figure("x.put_us", [1.0, 2.0, 3.0], unit="us", better="lower", scale=10_000,
+                  scenario="x")
+    direct.figure("x.rate", [5.0], unit="ops/s", better="higher", scale=20_000)
+    direct.extra["x@10000"] = {"a": 1}
+    direct.note("x: a finding")
+    result = ScenarioResult("x", 10_000, problems=["not recorded"])
+    result.figure("x.put_us", [1.0, 2.0, 3.0], unit="us", better="lower", scenario="x")
+    result.figure("x.rate", [5.0], unit="ops/s", better="higher", scale=20_000)
+    result.plots["x@10000"] = {"a": 1}
+    result.note("x: a finding")
+    recorded = PartWriter(tmp_path / "recorded", "t::a", prefix="smoke.")
+    assert recorded.record(result) is result
+    want, got = direct.save(), recorded.save()
+    assert want is not None and got is not None
+    assert json.loads(got.read_text()) == json.loads(want.read_text())
+    assert list(result.figures) == ["x.put_us@10k", "x.rate@20k"]
+    assert not result.ok
+
+
+def test_latencies_keep_nanoseconds_and_convert_to_microseconds_per_operation() -> None:
+    lat = Latencies("demo")
+    lat.add_ns(2_000)
+    lat.add_ns(5_000, op="get")
+    lat.time("get", lambda: None)
+    assert lat.us().tolist() == [2.0]
+    assert lat.slice_us(0, 1, op="get").tolist() == [5.0]
+    assert (lat.count(), lat.count("get"), len(lat)) == (1, 2, 3)
+    assert lat.ops() == ["call", "get"]
+    assert lat.percentiles_us("get")["n"] == 2

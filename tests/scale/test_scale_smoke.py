@@ -28,32 +28,26 @@ def _smoke_figures_apart(perf: PartWriter) -> None:
 def test_10k_records_put_in_batches_read_back_exactly_and_match_the_model(
     scale_store: Callable[[int], Any], perf: PartWriter, progress: Progress
 ) -> None:
-    problems = run_roundtrip(scale_store, perf, progress, n=10_000, dim=SMOKE_DIM)
-    assert problems == [], "expected every record to read back exactly; got:\n" + "\n".join(
-        problems
-    )
+    result = perf.record(run_roundtrip(scale_store, progress, n=10_000, dim=SMOKE_DIM))
+    assert result.ok, result.describe_problems("every record to read back exactly")
 
 
 def test_removing_half_of_10k_mixed_sizes_and_refilling_keeps_every_record_and_compact_defragments(
     scale_store: Callable[[int], Any], perf: PartWriter, progress: Progress
 ) -> None:
-    problems, stages = run_fragmentation(
-        scale_store, perf, progress, n=10_000, refill=5_000, dim=SMOKE_DIM
+    result = perf.record(
+        run_fragmentation(scale_store, progress, n=10_000, refill=5_000, dim=SMOKE_DIM)
     )
-    assert problems == [], (
-        "expected every record intact and fragmentation lower after compact(); got:\n"
-        + "\n".join(problems)
-        + f"\nstages: {stages}"
+    assert result.ok, (
+        result.describe_problems("every record intact and fragmentation lower after compact()")
+        + f"\nstages: {result.plots['fragmentation']}"
     )
 
 
 def test_ten_cycles_of_1k_puts_and_removes_do_not_grow_rss_by_a_megabyte_per_cycle(
     scale_store: Callable[[int], Any], perf: PartWriter, progress: Progress
 ) -> None:
-    result = run_leak(scale_store, perf, progress, per_cycle=1_000, cycles=10, dim=SMOKE_DIM)
-    assert result.problems == [], "\n".join(result.problems)
-    assert not result.leaks, (
-        f"expected memory slopes not clearly above {result.limit_mb} MB/cycle; got "
-        f"{result.describe()}; RSS per cycle (MB): {[round(x, 2) for x in result.rss_mb]}; "
-        f"anonymous: {[round(x, 2) for x in result.anon_mb]}"
+    result = perf.record(
+        run_leak(scale_store, progress, per_cycle=1_000, cycles=10, dim=SMOKE_DIM)
     )
+    assert result.ok, "\n".join(result.problems)

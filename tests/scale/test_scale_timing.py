@@ -15,6 +15,7 @@ import pytest
 
 from warmtier.perf.history import PartWriter
 from warmtier.perf.progress import Progress
+from warmtier.perf.result import ScenarioResult
 from warmtier.perf.scenarios import run_cliff, run_latency, run_million, run_roundtrip
 
 pytestmark = [pytest.mark.slow, pytest.mark.timing]
@@ -24,23 +25,24 @@ class ScaleCliffWarning(UserWarning):
     """A figure broke its trend as the store grew (reported, not failed: timing varies)."""
 
 
-def _fail_on(problems: list[str], what: str) -> None:
-    assert problems == [], f"expected {what}; got:\n" + "\n".join(problems)
+def _fail_on(result: ScenarioResult, what: str) -> None:
+    assert result.ok, result.describe_problems(what)
 
 
 def test_10k_round_trip_at_full_dimension_reads_every_record_back_exactly(
     scale_store: Callable[[int], Any], perf: PartWriter, progress: Progress, scale_dim: int
 ) -> None:
-    problems = run_roundtrip(scale_store, perf, progress, n=10_000, dim=scale_dim)
-    _fail_on(problems, "every record to read back exactly, as the model holds it")
+    result = perf.record(run_roundtrip(scale_store, progress, n=10_000, dim=scale_dim))
+    _fail_on(result, "every record to read back exactly, as the model holds it")
 
 
 @pytest.mark.scale(100_000)
 def test_100k_store_keeps_every_record_while_latency_percentiles_are_recorded(
     scale_store: Callable[[int], Any], perf: PartWriter, progress: Progress, scale_dim: int
 ) -> None:
-    problems, figures = run_latency(scale_store, perf, progress, n=100_000, dim=scale_dim)
-    _fail_on(problems, "every record of 100K intact through scans and gets")
+    result = perf.record(run_latency(scale_store, progress, n=100_000, dim=scale_dim))
+    _fail_on(result, "every record of 100K intact through scans and gets")
+    figures = result.plots["latency@100000"]
     print(f"100K: put {figures['put']}, get {figures['get']}, early/late "
           f"{figures['degradation']}")
 
@@ -53,11 +55,11 @@ def test_1m_store_scans_searches_exactly_and_reopens_with_every_record(
     progress: Progress,
     scale_dim: int,
 ) -> None:
-    problems, figures = run_million(
-        scale_store, reopen_store, perf, progress, n=1_000_000, dim=scale_dim
+    result = perf.record(
+        run_million(scale_store, reopen_store, progress, n=1_000_000, dim=scale_dim)
     )
-    _fail_on(problems, "1M records: exact scans, exact top-10 search, all back after open()")
-    print(f"1M: {figures}")
+    _fail_on(result, "1M records: exact scans, exact top-10 search, all back after open()")
+    print(f"1M: {result.plots['million@1000000']}")
 
 
 @pytest.mark.scale(100_000)
@@ -71,7 +73,7 @@ def test_growing_to_scale_keeps_reads_exact_and_reports_where_figures_break_tren
     scales = [1_000, 10_000, 50_000, 100_000, 200_000]
     if scale_limit >= 1_000_000:
         scales.append(1_000_000)
-    result = run_cliff(scale_store, perf, progress, scales=scales, dim=scale_dim)
-    _fail_on(result.problems, "exact reads and full scans at every scale of the ladder")
-    for text in result.breaks:
+    result = perf.record(run_cliff(scale_store, progress, scales=scales, dim=scale_dim))
+    _fail_on(result, "exact reads and full scans at every scale of the ladder")
+    for text in result.plots["cliff_breaks"]:
         warnings.warn(ScaleCliffWarning(text), stacklevel=1)

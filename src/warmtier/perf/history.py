@@ -20,14 +20,18 @@ import socket
 import subprocess
 import sys
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from warmtier.perf.stats import Comparison, compare_samples, sketch, summarize
 
+if TYPE_CHECKING:
+    from warmtier.perf.result import ScenarioResult
+
 __all__ = [
     "SCHEMA",
+    "Better",
     "Figure",
     "PartWriter",
     "compare_runs",
@@ -190,6 +194,13 @@ class PartWriter:
 
     def note(self, text: str) -> None:
         self.notes.append(text)
+
+    def record(self, result: ScenarioResult) -> ScenarioResult:
+        """Keep a scenario's figures, plot data and notes in this part; return it."""
+        self.figures += [replace(f, name=self.prefix + f.name) for f in result.figures.values()]
+        self.extra.update(result.plots)
+        self.notes += result.notes
+        return result
 
     def save(self) -> Path | None:
         if not (self.figures or self.extra or self.notes):

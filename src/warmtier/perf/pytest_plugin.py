@@ -173,8 +173,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 @pytest.fixture
 def perf(request: pytest.FixtureRequest) -> Iterator[PartWriter]:
-    """Record figures (``perf.figure(...)``), plot data (``perf.extra``) and notes; saved
-    as this test's part of the run record when the test ends, with its outcome."""
+    """Keep a scenario's :class:`~warmtier.perf.result.ScenarioResult`
+    (``perf.record(result)``: figures, plot data, notes); saved as this test's part of
+    the run record when the test ends, with its outcome."""
     writer = PartWriter(request.config.stash[_parts_key], request.node.nodeid)
     yield writer
     report = request.node.stash.get(_call_report_key, None)

@@ -1,27 +1,28 @@
 """The scale scenarios, written once and run at any size: the smoke versions in the CI
 gate and the nightly ones in ``tests/scale`` call the same functions.
 
-Each scenario drives a store only through the public contract, records its figures on
-a :class:`~warmtier.perf.history.PartWriter`, and returns what the test asserts on:
-lists of problems (empty when the store behaved) and the measured values.
+Each scenario drives a store only through the public contract and returns one
+:class:`~warmtier.perf.result.ScenarioResult`: its figures, plot data and notes (which
+the test keeps with ``perf.record(result)``) and its problems (empty when the store
+behaved).
 """
 
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from warmtier.model import ModelStore
-from warmtier.perf.history import PartWriter
 from warmtier.perf.measure import Latencies, dir_bytes, rss_breakdown, rss_bytes, settle
 from warmtier.perf.progress import Phase, Progress
+from warmtier.perf.result import ScenarioResult
 from warmtier.perf.stats import (
     LinearFit,
     cliffs_delta,
@@ -31,10 +32,10 @@ from warmtier.perf.stats import (
     percentiles,
 )
 from warmtier.perf.workload import Workload, fingerprints
+from warmtier.testing.concurrency.races import Role, run_workload
 
 __all__ = [
-    "CliffResult",
-    "LeakResult",
+    "ScenarioResult",
     "describe_record",
     "fill",
     "run_cliff",
@@ -129,7 +130,7 @@ def fill(
             elapsed = time.perf_counter() - t0
         else:
             clock = time.perf_counter_ns
-            add = latencies.add
+            add = latencies.recorder_ns()
             t0 = time.perf_counter()
             for id, e, c, conf in rows:
                 s = clock()
@@ -152,10 +153,11 @@ def timed_gets(store: Any, ids: Sequence[str], latencies: Latencies) -> list[Any
     out = []
     get = store.get
     clock = time.perf_counter_ns
+    add = latencies.recorder_ns()
     for id in ids:
         s = clock()
         rec = get(id)
-        latencies.add(clock() - s)
+        add(clock() - s)
         out.append(rec)
     return out
 
@@ -254,10 +256,9 @@ def verify_by_scan(
     return len(seen), problems[:MAX_PROBLEMS]
 
 
-def _figure_latency(perf: PartWriter, name: str, lat: Latencies | npt.NDArray[np.float64],
-                    scale: int, scenario: str) -> dict[str, float]:
-    us = lat.us() if isinstance(lat, Latencies) else lat
-    perf.figure(name, us, unit="us", better="lower", scale=scale, scenario=scenario)
+def _figure_latency(result: ScenarioResult, name: str, lat: Latencies) -> dict[str, float]:
+    us = lat.us()
+    result.figure(name, us, unit="us", better="lower", scenario=result.name)
     return percentiles(us)
 
 
@@ -265,9 +266,9 @@ def _figure_latency(perf: PartWriter, name: str, lat: Latencies | npt.NDArray[np
 
 
 def run_roundtrip(
-    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    make: StoreFactory, progress: Progress, *, n: int, dim: int,
     differential: bool = True, batch: int = 1000, seed: int = 1,
-) -> list[str]:
+) -> ScenarioResult:
     """Put ``n`` records in batches, get each back in random order, compare with the
     workload and (``differential``) the model. Figures: put rate, put/get latency, RSS."""
     w = Workload(n, dim=dim, seed=seed)
@@ -308,27 +309,26 @@ def run_roundtrip(
     if model is not None and sorted(store.ids()) != sorted(model.ids()):
         problems.append("ids(): store and model hold different id sets")
     rss2 = settle()
-    scale = n
-    perf.figure("roundtrip.put_rate", rates, unit="ops/s", better="higher", scale=scale)
-    _figure_latency(perf, "roundtrip.put_us", put_lat, scale, "roundtrip")
-    _figure_latency(perf, "roundtrip.get_us", get_lat, scale, "roundtrip")
-    perf.figure("roundtrip.rss_growth_mb", [(rss1 - rss0) / MB], unit="MB", better="lower",
-                scale=scale)
-    perf.extra[f"roundtrip@{n}"] = {
+    result = ScenarioResult("roundtrip", n, problems=problems)
+    result.figure("roundtrip.put_rate", rates, unit="ops/s", better="higher")
+    _figure_latency(result, "roundtrip.put_us", put_lat)
+    _figure_latency(result, "roundtrip.get_us", get_lat)
+    result.figure("roundtrip.rss_growth_mb", [(rss1 - rss0) / MB], unit="MB", better="lower")
+    result.plots[f"roundtrip@{n}"] = {
         "rss_before_mb": rss0 / MB, "rss_after_put_mb": rss1 / MB, "rss_after_get_mb": rss2 / MB,
         "path_bytes": dir_bytes(store.path) if getattr(store, "path", None) else None,
     }
     store.close()
-    return problems
+    return result
 
 
 # -- scenario 2: latency percentiles at 100K ---------------------------------------------
 
 
 def run_latency(
-    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    make: StoreFactory, progress: Progress, *, n: int, dim: int,
     gets: int = 1000, scans: int = 3, seed: int = 2,
-) -> tuple[list[str], dict[str, Any]]:
+) -> ScenarioResult:
     """Fill ``n`` with every put timed; early against late put p99; ``scans`` full scans;
     ``gets`` random gets. Verifies every record once by scan."""
     w = Workload(n, dim=dim, seed=seed)
@@ -369,28 +369,28 @@ def run_latency(
     count, scan_problems = verify_by_scan(store, w, expected, set(range(n)),
                                           progress.phase(f"latency {n:,}: verify", n))
     problems += scan_problems
-    perf.figure("latency.put_rate", rates, unit="ops/s", better="higher", scale=n)
-    put_p = _figure_latency(perf, "latency.put_us", put_lat, n, "latency")
-    get_p = _figure_latency(perf, "latency.get_us", get_lat, n, "latency")
-    perf.figure("latency.put_early_us", early, unit="us", better="lower", scale=n)
-    perf.figure("latency.put_late_us", late, unit="us", better="lower", scale=n)
-    perf.figure("latency.scan_items_per_s", scan_rates, unit="items/s", better="higher", scale=n)
-    perf.extra[f"latency@{n}"] = {"put": put_p, "get": get_p, "degradation": degradation}
+    result = ScenarioResult("latency", n, problems=problems)
+    result.figure("latency.put_rate", rates, unit="ops/s", better="higher")
+    put_p = _figure_latency(result, "latency.put_us", put_lat)
+    get_p = _figure_latency(result, "latency.get_us", get_lat)
+    result.figure("latency.put_early_us", early, unit="us", better="lower")
+    result.figure("latency.put_late_us", late, unit="us", better="lower")
+    result.figure("latency.scan_items_per_s", scan_rates, unit="items/s", better="higher")
+    result.plots[f"latency@{n}"] = {"put": put_p, "get": get_p, "degradation": degradation}
     if degradation["ratio"] > 2 and degradation["mann_whitney_p"] < 0.01:
-        perf.note(f"put p99 degrades as the store fills to {n:,}: early {early_p99:.1f} us, "
+        result.note(f"put p99 degrades as the store fills to {n:,}: early {early_p99:.1f} us, "
                   f"late {late_p99:.1f} us (Cliff's delta {degradation['cliffs_delta']:+.2f})")
     store.close()
-    return problems, {"put": put_p, "get": get_p, "degradation": degradation,
-                      "scan_items_per_s": scan_rates}
+    return result
 
 
 # -- scenario 3: a million records -------------------------------------------------------
 
 
 def run_million(
-    make: StoreFactory, open_store: Callable[[str], Any], perf: PartWriter, progress: Progress,
-    *, n: int, dim: int, scans: int = 3, queries: int = 5, opens: int = 3, seed: int = 3,
-) -> tuple[list[str], dict[str, Any]]:
+    make: StoreFactory, open_store: Callable[[str], Any], progress: Progress, *,
+    n: int, dim: int, scans: int = 3, queries: int = 5, opens: int = 3, seed: int = 3,
+) -> ScenarioResult:
     """Build ``n``; scan all; search with planted queries (exact top-10 checked); close
     and ``open()``; RSS and file sizes. Returns problems and the headline figures."""
     w = Workload(n, dim=dim, seed=seed)
@@ -456,22 +456,21 @@ def run_million(
     problems += scan_problems
     rss_end = rss_bytes()
     store.close()
-    perf.figure("million.put_rate", rates, unit="ops/s", better="higher", scale=n)
-    perf.figure("million.build_s", [build_s], unit="s", better="lower", scale=n)
-    perf.figure("million.scan_items_per_s", scan_rates, unit="items/s", better="higher", scale=n)
-    perf.figure("million.search_s", search_s, unit="s", better="lower", scale=n)
-    perf.figure("million.open_s", open_s, unit="s", better="lower", scale=n)
-    perf.figure("million.rss_mb", [rss_built / MB, rss_end / MB], unit="MB", better="lower",
-                scale=n)
-    perf.figure("million.file_mb", [files["apparent"] / MB], unit="MB", better="lower", scale=n)
-    out = {
+    result = ScenarioResult("million", n, problems=problems)
+    result.figure("million.put_rate", rates, unit="ops/s", better="higher")
+    result.figure("million.build_s", [build_s], unit="s", better="lower")
+    result.figure("million.scan_items_per_s", scan_rates, unit="items/s", better="higher")
+    result.figure("million.search_s", search_s, unit="s", better="lower")
+    result.figure("million.open_s", open_s, unit="s", better="lower")
+    result.figure("million.rss_mb", [rss_built / MB, rss_end / MB], unit="MB", better="lower")
+    result.figure("million.file_mb", [files["apparent"] / MB], unit="MB", better="lower")
+    result.plots[f"million@{n}"] = {
         "build_s": build_s, "put_rate_median": float(np.median(rates)),
         "scan_items_per_s": scan_rates, "search_s": search_s, "open_s": open_s,
         "rss_before_mb": rss0 / MB, "rss_built_mb": rss_built / MB, "rss_end_mb": rss_end / MB,
         "files": files,
     }
-    perf.extra[f"million@{n}"] = out
-    return problems, out
+    return result
 
 
 def _check_top(top: list[tuple[str, float]], want: npt.NDArray[np.intp],
@@ -499,9 +498,9 @@ def _check_top(top: list[tuple[str, float]], want: npt.NDArray[np.intp],
 
 
 def run_fragmentation(
-    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    make: StoreFactory, progress: Progress, *, n: int, dim: int,
     refill: int = 10_000, seed: int = 4,
-) -> tuple[list[str], dict[str, Any]]:
+) -> ScenarioResult:
     """Store ``n`` (FRAGMENTATION_MIX), remove every even record, store ``refill`` more,
     verify every record against the model, ``compact()``, verify again."""
     from warmtier.perf.workload import FRAGMENTATION_MIX
@@ -551,12 +550,13 @@ def run_fragmentation(
         problems.append("compact() changed content_live_bytes: expected "
                         f"{stages['after_refill']['content_live_bytes']}, got "
                         f"{stages['after_compact']['content_live_bytes']}")
-    perf.figure("fragmentation.before_compact", [before], unit="ratio", better="lower", scale=n)
-    perf.figure("fragmentation.after_compact", [after], unit="ratio", better="lower", scale=n)
-    perf.figure("fragmentation.compact_s", [compact_s], unit="s", better="none", scale=n)
-    perf.extra["fragmentation"] = stages
+    result = ScenarioResult("fragmentation", n, problems=problems)
+    result.figure("fragmentation.before_compact", [before], unit="ratio", better="lower")
+    result.figure("fragmentation.after_compact", [after], unit="ratio", better="lower")
+    result.figure("fragmentation.compact_s", [compact_s], unit="s", better="none")
+    result.plots["fragmentation"] = stages
     store.close()
-    return problems, stages
+    return result
 
 
 def _verify_against_model(store: Any, model: ModelStore, w: Workload, live: list[int],
@@ -583,35 +583,28 @@ def _verify_against_model(store: Any, model: ModelStore, w: Workload, live: list
 # -- scenario 5: leak check --------------------------------------------------------------
 
 
-@dataclass
-class LeakResult:
-    rss_mb: list[float]
-    fit: LinearFit
-    limit_mb: float
-    anon_mb: list[float] = field(default_factory=list)
-    anon_fit: LinearFit | None = None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def leaks(self) -> bool:
-        """A slope is clearly above the limit: its whole confidence interval is (total RSS
-        or, where the OS tells it apart, anonymous memory)."""
-        fits = [self.fit] + ([self.anon_fit] if self.anon_fit is not None else [])
-        return any(f.ci_low > self.limit_mb for f in fits)
-
-    def describe(self) -> str:
-        text = f"RSS {self.fit.describe(' MB/cycle')}"
-        if self.anon_fit is not None:
-            text += f"; anonymous memory {self.anon_fit.describe(' MB/cycle')}"
-        return text
+def _leak_problem(fit: LinearFit, anon_fit: LinearFit | None, limit_mb: float,
+                  rss: list[float], anon: list[float]) -> list[str]:
+    """A slope clearly above the limit (its whole confidence interval is), of total RSS or,
+    where the OS tells it apart, of anonymous memory: one problem describing both."""
+    fits = [fit] + ([anon_fit] if anon_fit is not None else [])
+    if not any(f.ci_low > limit_mb for f in fits):
+        return []
+    text = f"RSS {fit.describe(' MB/cycle')}"
+    if anon_fit is not None:
+        text += f"; anonymous memory {anon_fit.describe(' MB/cycle')}"
+    return [f"expected memory slopes not clearly above {limit_mb} MB/cycle; got {text}; "
+            f"RSS per cycle (MB): {[round(x, 2) for x in rss]}; "
+            f"anonymous: {[round(x, 2) for x in anon]}"]
 
 
 def run_leak(
-    make: StoreFactory, perf: PartWriter, progress: Progress, *, per_cycle: int, cycles: int,
+    make: StoreFactory, progress: Progress, *, per_cycle: int, cycles: int,
     dim: int, limit_mb: float = 1.0, seed: int = 5,
-) -> LeakResult:
+) -> ScenarioResult:
     """One warm-up cycle, then ``cycles`` cycles of ``per_cycle`` puts of fresh ids and
-    their removal; RSS (and anonymous RSS) after each; least-squares slopes, 95% CIs."""
+    their removal; RSS (and anonymous RSS) after each; least-squares slopes, 95% CIs.
+    A slope clearly above ``limit_mb`` per cycle is a problem."""
     w = Workload(per_cycle * (cycles + 1), dim=dim, seed=seed)
     store = make(dim)
     problems: list[str] = []
@@ -636,43 +629,37 @@ def run_leak(
     xs = np.arange(1, len(rss) + 1)
     fit = linear_fit(xs, rss)
     anon_fit = linear_fit(xs, anon) if min(anon) >= 0 else None
-    perf.figure("leak.rss_mb", rss, unit="MB", better="lower", scale=per_cycle)
-    perf.figure("leak.slope_mb", [fit.slope], unit="MB/cycle", better="lower", scale=per_cycle)
-    perf.extra["leak"] = {
+    result = ScenarioResult("leak", per_cycle, problems=problems)
+    result.figure("leak.rss_mb", rss, unit="MB", better="lower")
+    result.figure("leak.slope_mb", [fit.slope], unit="MB/cycle", better="lower")
+    result.plots["leak"] = {
         "rss_mb": rss, "slope_mb": fit.slope, "intercept_mb": fit.intercept,
         "ci_low_mb": fit.ci_low, "ci_high_mb": fit.ci_high, "r2": fit.r2,
         "per_cycle": per_cycle, "limit_mb": limit_mb,
     }
     if anon_fit is not None:
-        perf.figure("leak.anon_slope_mb", [anon_fit.slope], unit="MB/cycle", better="lower",
-                    scale=per_cycle)
-        perf.extra["leak"].update({
+        result.figure("leak.anon_slope_mb", [anon_fit.slope], unit="MB/cycle", better="lower")
+        result.plots["leak"].update({
             "anon_mb": anon, "anon_slope_mb": anon_fit.slope,
             "anon_intercept_mb": anon_fit.intercept, "anon_ci_low_mb": anon_fit.ci_low,
             "anon_ci_high_mb": anon_fit.ci_high,
         })
     store.close()
-    return LeakResult(rss, fit, limit_mb, anon, anon_fit, problems)
+    result.problems += _leak_problem(fit, anon_fit, limit_mb, rss, anon)
+    return result
 
 
 # -- scenario 6: cliff detection ---------------------------------------------------------
 
 
-@dataclass
-class CliffResult:
-    scales: list[int]
-    table: dict[str, list[float]]
-    breaks: list[str]
-    problems: list[str]
-
-
 def run_cliff(
-    make: StoreFactory, perf: PartWriter, progress: Progress, *, scales: Sequence[int],
+    make: StoreFactory, progress: Progress, *, scales: Sequence[int],
     dim: int, gets: int = 5000, seed: int = 6,
-) -> CliffResult:
+) -> ScenarioResult:
     """Grow one store through ``scales``; at each: put rate and latency of the puts that
-    got there, p99 of ``gets`` random gets, one full scan. Flags trend breaks."""
+    got there, p99 of ``gets`` random gets, one full scan. Trend breaks become notes."""
     top = max(scales)
+    result = ScenarioResult("cliff", top)
     w = Workload(top, dim=dim, seed=seed)
     store = make(dim)
     table: dict[str, list[float]] = {k: [] for k in (
@@ -701,10 +688,10 @@ def run_cliff(
             if count != n:
                 problems.append(f"at {n:,}: scan yielded {count}; expected {n}")
         secs = float(np.median(scan_times))
-        perf.figure("cliff.put_rate", rates, unit="ops/s", better="higher", scale=n)
-        perf.figure("cliff.put_us", lat.us(), unit="us", better="lower", scale=n)
-        perf.figure("cliff.get_us", get_lat.us(), unit="us", better="lower", scale=n)
-        perf.figure("cliff.scan_s", scan_times, unit="s", better="lower", scale=n)
+        result.figure("cliff.put_rate", rates, unit="ops/s", better="higher", scale=n)
+        result.figure("cliff.put_us", lat.us(), unit="us", better="lower", scale=n)
+        result.figure("cliff.get_us", get_lat.us(), unit="us", better="lower", scale=n)
+        result.figure("cliff.scan_s", scan_times, unit="s", better="lower", scale=n)
         table["put_rate"].append(float(np.median(rates)))
         table["put_us_per_op"].append(1e6 / float(np.median(rates)))
         table["put_rate_q25"].append(float(np.percentile(rates, 25)))
@@ -724,25 +711,29 @@ def run_cliff(
         breaks += find_trend_breaks(key, scales, table[key], better,  # type: ignore[arg-type]
                                     threshold=threshold)
     described = [b.describe() for b in breaks]
-    perf.extra["cliff"] = {"scales": scales, **table,
-                           "breaks": [{"figure": b.figure, "scale": b.scale,
-                                       "ratio": b.ratio} for b in breaks]}
-    perf.extra["cliff_breaks"] = described
+    result.plots["cliff"] = {"scales": scales, **table,
+                             "breaks": [{"figure": b.figure, "scale": b.scale,
+                                         "ratio": b.ratio} for b in breaks]}
+    result.plots["cliff_breaks"] = described
     for text in described:
-        perf.note("cliff: " + text)
-    return CliffResult(scales, table, described, problems)
+        result.note("cliff: " + text)
+    result.problems += problems
+    return result
 
 
 # -- scenario 7: concurrency at scale ----------------------------------------------------
 
 
 def run_concurrency(
-    make: StoreFactory, perf: PartWriter, progress: Progress, *, n: int, dim: int,
+    make: StoreFactory, progress: Progress, *, n: int, dim: int,
     writers: int = 10, readers: int = 10, ops: int = 1000, seed: int = 7,
-) -> list[str]:
+    timeout: float = 3600.0,
+) -> ScenarioResult:
     """``n`` records pre-populated; ``writers`` threads put and remove on disjoint id sets,
     ``readers`` threads get and check each record is one that was put for its id (never
-    torn); then the final state equals the model replaying each writer's ops."""
+    torn); then the final state equals the model replaying each writer's ops. The threads
+    run as a race workload (:func:`~warmtier.testing.concurrency.races.run_workload`): a
+    thread still running after ``timeout`` seconds fails with every thread's stack."""
     w = Workload(n, dim=dim, seed=seed).preload()
     store = make(dim)
     model = ModelStore(dim)
@@ -773,50 +764,45 @@ def run_concurrency(
 
     errors: list[str] = []
     lock = threading.Lock()
-    start = threading.Barrier(writers + readers)
     phase = progress.phase(f"concurrency: {writers}+{readers} threads x {ops:,}",
                            (writers + readers) * ops)
 
-    def writer(k: int) -> None:
-        start.wait()
-        for kind, i, content in plans[k]:
-            if kind == "put":
-                store.put(w.id(i), emb_for(i, content), content, 0.5)
-            else:
-                store.remove(w.id(i))
-        phase.advance(ops)
+    def write(k: int, j: int, _rng: random.Random) -> None:
+        kind, i, content = plans[k][j]
+        if kind == "put":
+            store.put(w.id(i), emb_for(i, content), content, 0.5)
+        else:
+            store.remove(w.id(i))
+        if j == ops - 1:
+            phase.advance(ops)
 
-    def reader(k: int) -> None:
-        local = random.Random(seed * 1000 + k)
-        start.wait()
-        for _ in range(ops):
-            i = local.randrange(n)
-            rec = store.get(w.id(i))
-            if rec is None:
-                if i not in allowed:
-                    with lock:
-                        errors.append(f"reader: {w.id(i)} vanished; no writer removes it")
-                continue
-            content = bytes(rec.content)
-            if content == w.content(i):
-                ok = same_record(rec, w.id(i), w.embedding(i), content, w.confidence(i))
-            else:
-                ok = content in allowed.get(i, set()) and same_record(
-                    rec, w.id(i), emb_for(i, content), content, 0.5)
-            if not ok:
+    def read(_k: int, j: int, local: random.Random) -> None:
+        if j == ops - 1:
+            phase.advance(ops)
+        i = local.randrange(n)
+        rec = store.get(w.id(i))
+        if rec is None:
+            if i not in allowed:
                 with lock:
-                    errors.append(f"reader: {w.id(i)} read as a record never put: "
-                                  f"{describe_record(rec)}")
-        phase.advance(ops)
+                    errors.append(f"reader: {w.id(i)} vanished; no writer removes it")
+            return
+        content = bytes(rec.content)
+        if content == w.content(i):
+            ok = same_record(rec, w.id(i), w.embedding(i), content, w.confidence(i))
+        else:
+            ok = content in allowed.get(i, set()) and same_record(
+                rec, w.id(i), emb_for(i, content), content, 0.5)
+        if not ok:
+            with lock:
+                errors.append(f"reader: {w.id(i)} read as a record never put: "
+                              f"{describe_record(rec)}")
 
-    threads = [threading.Thread(target=writer, args=(k,)) for k in range(writers)]
-    threads += [threading.Thread(target=reader, args=(k,)) for k in range(readers)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
+    elapsed = run_workload(
+        [Role("writer", writers, write, ops=ops),
+         Role("reader", readers, read, ops=ops, seed=seed * 1000)],
+        # The interpreter's own switch interval: ops_per_s stays comparable across runs.
+        timeout=timeout, interval=sys.getswitchinterval(),
+    ).seconds
     for plan in plans:
         for kind, i, content in plan:
             if kind == "put":
@@ -826,7 +812,8 @@ def run_concurrency(
     problems = errors[:MAX_PROBLEMS]
     live = sorted(w.index(id) for id in model.ids())
     problems += _verify_against_model(store, model, w, live, "after the threads", progress)
-    perf.figure("concurrency.ops_per_s", [(writers + readers) * ops / elapsed], unit="ops/s",
-                better="none", scale=n)
+    result = ScenarioResult("concurrency", n, problems=problems)
+    result.figure("concurrency.ops_per_s", [(writers + readers) * ops / elapsed], unit="ops/s",
+                  better="none")
     store.close()
-    return problems
+    return result

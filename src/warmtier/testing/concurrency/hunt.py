@@ -15,7 +15,7 @@ from typing import Any
 from warmtier.testing import exercised
 from warmtier.testing.concurrency.panics import Unreached, inject_once
 from warmtier.testing.concurrency.program import RaceProgram, hot_round, hot_scripts
-from warmtier.testing.concurrency.races import run_race
+from warmtier.testing.concurrency.races import run_race, run_workload
 from warmtier.testing.concurrency.scheduler import Scheduler, make_strategy
 from warmtier.testing.contract import close_quietly
 
@@ -55,7 +55,7 @@ def hunt_barrier(make: StoreFactory, tries: int, timeout: float = 10.0) -> Catch
         try:
             program = RaceProgram(store)
             try:
-                run_race(program.tasks(), timeout=timeout)
+                run_workload(program.roles(), timeout=timeout)
                 problem = program.verdict()
             except Exception as exc:  # a crash of a worker, a deadlock
                 problem = f"{type(exc).__name__}: {exc}"

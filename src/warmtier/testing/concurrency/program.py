@@ -3,6 +3,7 @@ race probe (:class:`RaceProgram`) and drawn hot-id races over every call (:func:
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from warmtier.testing.concurrency.history import HistoryRecorder, RecordingStore, check_history
+from warmtier.testing.concurrency.races import Role, tasks
 from warmtier.testing.concurrency.witness import DIM, check_store, value, whole
 from warmtier.testing.ops import PER_ID, Op
 
@@ -65,17 +67,14 @@ class RaceProgram:
         for seq, (id, size) in enumerate((("a", 300), ("b", 64))):
             Op.put(id, *value(id, 9, seq, size)).apply(self.view)
 
+    def roles(self) -> list[Role]:
+        """One thread per script of :data:`SCRIPTS`, for :func:`run_workload`."""
+        return [Role.script(f"thread {t}", script, functools.partial(self._do, t), self.point)
+                for t, script in enumerate(SCRIPTS)]
+
     def tasks(self) -> list[Callable[[], None]]:
-        return [self._task(t, script) for t, script in enumerate(SCRIPTS)]
-
-    def _task(self, t: int, script: tuple[Op, ...]) -> Callable[[], None]:
-        def body() -> None:
-            for seq, op in enumerate(script):
-                if self.point is not None and seq:
-                    self.point(f"between ops of thread {t}")
-                self._do(t, seq, op)
-
-        return body
+        """The same threads as plain tasks (for the controlled scheduler)."""
+        return tasks(self.roles())
 
     def _do(self, t: int, seq: int, op: Op) -> None:
         if op.kind == "put":
@@ -207,16 +206,8 @@ def hot_round(
     recorder = HistoryRecorder()
     view = recorder.wrap(store)
 
-    def task(t: int, script: Sequence[Op]) -> Callable[[], None]:
-        def body() -> None:
-            for seq, op in enumerate(script):
-                if point is not None and seq:
-                    point(f"between ops of thread {t}")
-                perform(view, t, seq, op)
-
-        return body
-
-    run([task(t, script) for t, script in enumerate(scripts)])
+    run(tasks([Role.script(f"thread {t}", script, functools.partial(perform, view, t), point)
+               for t, script in enumerate(scripts)]))
     problems = history_problems(recorder, store, "after the round")
     return "\n".join(problems) if problems else None
 

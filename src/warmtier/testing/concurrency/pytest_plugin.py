@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from warmtier.testing.concurrency.races import Latencies
+from warmtier.perf.measure import Latencies
 
 __all__ = ["ReplayHint", "latency_tables"]
 
@@ -129,7 +129,7 @@ def latencies() -> Iterator[Callable[[str], Latencies]]:
 
     yield factory
     for lat in made:
-        if lat.samples:
+        if len(lat):
             table = lat.table()
             print("\n" + table)
             latency_tables.append(table)

@@ -4,7 +4,9 @@
 shortens the interpreter's switch interval so they interleave finely, and waits with a
 deadline. A worker that does not finish in time fails the race with every thread's
 stack (a deadlock is a failure, not a hang); a worker's exception is re-raised.
-:class:`Latencies` records per-operation times and formats percentiles.
+:func:`run_workload` runs a race described declaratively, as :class:`Role` s (so many
+threads doing this step, so many times or until the others finish);
+:class:`~warmtier.perf.measure.Latencies` (re-exported here) records per-operation times.
 
 >>> hits = []
 >>> run_race([lambda: hits.append(1)] * 3, timeout=5).workers
@@ -16,31 +18,34 @@ stack (a deadlock is a failure, not a hang); a worker's exception is re-raised.
 from __future__ import annotations
 
 import contextlib
+import random
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import numpy as np
+from warmtier.perf.measure import Latencies
 
 __all__ = [
     "DEFAULT_SWITCH_INTERVAL",
     "Latencies",
     "RaceResult",
     "RaceTimeout",
+    "Role",
     "dump_stacks",
     "run_race",
+    "run_workload",
     "switch_interval",
+    "tasks",
 ]
+
+S = TypeVar("S")
 
 DEFAULT_SWITCH_INTERVAL = 1e-5
 """Seconds between forced GIL hand-offs during a race (CPython's default is 5e-3)."""
-
-T = TypeVar("T")
-
 
 class RaceTimeout(AssertionError):
     """A race did not finish in time: a deadlock, a lost wake-up, or a livelock."""
@@ -139,56 +144,103 @@ def run_race(
     return RaceResult(n, elapsed, results)
 
 
-@dataclass
-class Latencies:
-    """Per-operation latencies, recorded from many threads (``list.append`` is atomic).
+@dataclass(frozen=True)
+class Role:
+    """``count`` threads of one kind in a race workload, each calling
+    ``step(index, i, rng)``: ``ops`` times (a bounded role), or, with ``ops=None``, again and
+    again until every bounded role has finished (a background role: rewriters, a
+    compaction loop, churn under a scan). Thread ``index`` draws from
+    ``random.Random(seed + index)``, the same generator at every step."""
 
-    >>> lat = Latencies("demo")
-    >>> lat.time("get", lambda: 42)
-    42
-    >>> "get" in lat.table()
-    True
+    name: str
+    count: int
+    step: Callable[[int, int, random.Random], Any]
+    ops: int | None = 1
+    seed: int = 0
+
+    def worker(self, index: int, stop: threading.Event) -> Callable[[], None]:
+        def body() -> None:
+            rng = random.Random(self.seed + index)
+            if self.ops is not None:
+                for i in range(self.ops):
+                    self.step(index, i, rng)
+                return
+            i = 0
+            while not stop.is_set():
+                self.step(index, i, rng)
+                i += 1
+
+        body.__name__ = f"{self.name}-{index}"
+        return body
+
+    @classmethod
+    def script(cls, name: str, steps: Sequence[S], do: Callable[[int, S], Any],
+               point: Callable[[str], None] | None = None) -> Role:
+        """One thread doing ``do(seq, steps[seq])`` for each step in order; with ``point``
+        (a scheduler's), ``point(f"between ops of {name}")`` before every step but the first.
+
+        >>> done = []
+        >>> for task in tasks([Role.script("t", "ab", lambda seq, s: done.append(s))]):
+        ...     task()
+        >>> done
+        ['a', 'b']
+        """
+
+        def step(_index: int, seq: int, _rng: random.Random) -> None:
+            if point is not None and seq:
+                point(f"between ops of {name}")
+            do(seq, steps[seq])
+
+        return cls(name, 1, step, ops=len(steps))
+
+
+def tasks(roles: Sequence[Role]) -> list[Callable[[], None]]:
+    """The threads of bounded ``roles`` as plain tasks, for a runner of their own (the
+    controlled scheduler's ``run``); background roles need :func:`run_workload`."""
+    if any(role.ops is None for role in roles):
+        raise ValueError("background roles (ops=None) stop only under run_workload(); "
+                         "give every role a number of ops to run it as plain tasks")
+    stop = threading.Event()
+    return [role.worker(k, stop) for role in roles for k in range(role.count)]
+
+
+def run_workload(
+    roles: Sequence[Role],
+    *,
+    timeout: float = 60.0,
+    interval: float = DEFAULT_SWITCH_INTERVAL,
+    replay: str = "",
+) -> RaceResult:
+    """Run a race described by its roles, every thread released together.
+
+    Without background roles this is one :func:`run_race` of every bounded thread. With
+    them, the bounded threads race among themselves inside one worker of the outer race,
+    beside the background threads, which stop once the bounded ones are done (or one
+    raised). Timeouts, exceptions and ``replay`` behave as in :func:`run_race`.
+
+    >>> seen = []
+    >>> roles = [Role("put", 2, lambda k, i, rng: seen.append((k, i)), ops=3),
+    ...          Role("spin", 1, lambda k, i, rng: None, ops=None)]
+    >>> run_workload(roles, timeout=5).workers, sorted(seen)[:3]
+    (2, [(0, 0), (0, 1), (0, 2)])
     """
-
-    scenario: str
-    samples: dict[str, list[float]] = field(default_factory=dict)
-
-    def time(self, op: str, fn: Callable[..., T], *args: Any) -> T:
-        """Call ``fn(*args)`` and record how long it took under ``op``."""
-        bucket = self.samples.get(op)
-        if bucket is None:
-            bucket = self.samples.setdefault(op, [])
-        start = time.perf_counter()
-        try:
-            return fn(*args)
-        finally:
-            bucket.append(time.perf_counter() - start)
-
-    def percentiles(self, op: str) -> dict[str, float]:
-        """p50, p90, p99, p99.9 and max of ``op``, in microseconds."""
-        data = np.asarray(self.samples[op], dtype=np.float64) * 1e6
-        points = np.percentile(data, [50, 90, 99, 99.9])
-        return {
-            "n": float(data.size),
-            "p50": float(points[0]),
-            "p90": float(points[1]),
-            "p99": float(points[2]),
-            "p99.9": float(points[3]),
-            "max": float(data.max()),
-        }
-
-    def table(self) -> str:
-        """One line per operation: count and percentiles in microseconds."""
-        lines = [f"latency (us) of {self.scenario}:"]
-        lines.append(
-            f"  {'op':<10}{'n':>8}{'p50':>10}{'p90':>10}{'p99':>10}{'p99.9':>10}{'max':>11}"
+    bounded = [r for r in roles if r.ops is not None]
+    background = [r for r in roles if r.ops is None]
+    if not bounded:
+        raise ValueError(
+            f"a race workload needs a role with a number of ops, or its background roles "
+            f"({[r.name for r in background]}) never stop; give one role ops=N"
         )
-        for op in sorted(self.samples):
-            if not self.samples[op]:
-                continue
-            p = self.percentiles(op)
-            lines.append(
-                f"  {op:<10}{int(p['n']):>8}{p['p50']:>10.1f}{p['p90']:>10.1f}"
-                f"{p['p99']:>10.1f}{p['p99.9']:>10.1f}{p['max']:>11.1f}"
-            )
-        return "\n".join(lines)
+    stop = threading.Event()
+    finite = tasks(bounded)
+    if not background:
+        return run_race(finite, timeout=timeout, interval=interval, replay=replay)
+
+    def lead() -> None:
+        try:
+            run_race(finite, timeout=timeout, interval=interval)
+        finally:
+            stop.set()
+
+    loops = [role.worker(k, stop) for role in background for k in range(role.count)]
+    return run_race([lead, *loops], timeout=timeout, interval=interval, replay=replay)
