@@ -8,7 +8,6 @@ points (first, second and last hit of every failpoint in every kind that reaches
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import shlex
@@ -230,13 +229,8 @@ def open_after_crash(store_class: type[Any], directory: str, seed: int) -> Any:
     """Open the crashed store. A store whose ``open`` takes ``verify`` (the reference
     store's extension) is opened with ``verify="recent"`` on odd seeds: that mode trusts
     the slots older than the last durability point, and recovery must be right in both."""
-    try:
-        takes_verify = "verify" in inspect.signature(store_class.open).parameters
-    except (TypeError, ValueError):
-        takes_verify = False
-    if takes_verify and seed % 2:
-        return store_class.open(directory, verify="recent")
-    return store_class.open(directory)
+    wanted = {"verify": "recent"} if seed % 2 else {}
+    return Subject.of(store_class).open(directory, **wanted)
 
 
 def keep_working(store: Any, store_class: type[Any], directory: str, state: State,
