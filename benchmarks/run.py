@@ -278,7 +278,9 @@ def median_of(reps: list[dict[str, Any]]) -> dict[str, Any]:
 # -- output ------------------------------------------------------------------------------
 
 
-def _si(v: float) -> str:
+def _si(v: float | None) -> str:
+    if v is None:
+        return "-"
     for unit, div in (("M", 1e6), ("K", 1e3)):
         if abs(v) >= div:
             return f"{v / div:.1f}{unit}"

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.run import _si
 from benchmarks.tight_peers import TightPeer, empty_loop, peer_classes
 from warmtier.perf.history import git_commit, machine_info
 from warmtier.perf.workload import TEXT_MIX, Workload
@@ -246,15 +247,6 @@ TARGETS: tuple[tuple[str, str, str, str, float], ...] = (
     ("put_many >= LMDB's one write txn per batch", "put@batch", "lmdb one txn/batch", "put",
      1.0),
 )
-
-
-def _si(v: float | None) -> str:
-    if v is None:
-        return "-"
-    for unit, div in (("M", 1e6), ("K", 1e3)):
-        if abs(v) >= div:
-            return f"{v / div:.1f}{unit}"
-    return f"{v:.0f}"
 
 
 def _cell(op: str, r: dict[str, Any] | None) -> str:
