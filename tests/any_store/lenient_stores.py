@@ -8,6 +8,7 @@ failure against it can only come from that difference. Usable as
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from dataclasses import dataclass
@@ -33,22 +34,14 @@ class OtherFragmentationStore(ModelStore):
     store counting free pages of a preallocated file might report)."""
 
     def stats(self) -> Any:
-        base = super().stats()
-        return type(base)(records=base.records, capacity=base.capacity,
-                          content_live_bytes=base.content_live_bytes,
-                          content_allocated_bytes=base.content_allocated_bytes,
-                          fragmentation=0.25)
+        return dataclasses.replace(super().stats(), fragmentation=0.25)
 
 
 class FragmentationAboveOneStore(ModelStore):
     """Broken: reports a fragmentation of 1.5, outside the contract's 0.0 to 1.0."""
 
     def stats(self) -> Any:
-        base = super().stats()
-        return type(base)(records=base.records, capacity=base.capacity,
-                          content_live_bytes=base.content_live_bytes,
-                          content_allocated_bytes=base.content_allocated_bytes,
-                          fragmentation=1.5)
+        return dataclasses.replace(super().stats(), fragmentation=1.5)
 
 
 def _flat_zero(record: Record | None) -> Record | None:
