@@ -18,7 +18,6 @@ import pytest
 from tests.zoo._support import PatchError, patch
 from tests.zoo.registry import REPO_ROOT, SUITES, Member, members
 from warmtier.testing.meta.zoo_runner import CAUGHT, format_table, run_matrix, run_one, summarize
-from warmtier.testing.plugin import is_reference_spec, store_spec
 
 MEMBERS = members()
 GATE_TIMEOUT = float(os.environ.get("WARMTIER_ZOO_TIMEOUT", "300"))
@@ -30,11 +29,8 @@ REQUIRED_CATEGORIES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _only_for_the_reference_run(request: pytest.FixtureRequest) -> None:
-    if not is_reference_spec(store_spec(request.config)):
-        pytest.skip("the zoo plants bugs in the reference store; it does not depend on the "
-                    "store under test and runs once, in the reference run")
+#: The zoo plants bugs in the reference store: it does not depend on the store under test.
+pytestmark = pytest.mark.own_stores
 
 
 def _gate_target(member: Member) -> tuple[str, tuple[str, ...], tuple[str, ...]]:

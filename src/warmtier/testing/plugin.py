@@ -43,10 +43,6 @@ def subject_of(config: pytest.Config) -> Subject:
         raise pytest.UsageError(f"--warmtier-store: {exc}") from exc
 
 
-def is_reference_spec(spec: str) -> bool:
-    return spec == REFERENCE_STORE
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("warmtier")
     group.addoption(

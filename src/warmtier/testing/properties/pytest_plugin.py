@@ -72,18 +72,18 @@ def machine_runner(request: pytest.FixtureRequest) -> Callable[..., None]:
 
     from warmtier.testing.compare import ReplayContext
     from warmtier.testing.exercised import note_machine
-    from warmtier.testing.plugin import is_reference_spec, store_spec
+    from warmtier.testing.plugin import subject_of
     from warmtier.testing.properties.machines import run_machine
 
     config = request.config
-    spec = store_spec(config)
+    subject = subject_of(config)
     forced = core.global_force_seed
     seed = int(forced) if forced is not None else random.SystemRandom().getrandbits(32)
     context = ReplayContext(
         nodeid=request.node.nodeid,
         seed=seed,
         profile=profiles.active_profile(),
-        store_spec=None if is_reference_spec(spec) else spec,
+        store_spec=None if subject.is_reference else subject.spec,
     )
     reproduce = _replay_arg(config)
 
@@ -147,9 +147,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if not found or "Replay: nox" in text:
         return
     from warmtier.testing.compare import ReplayContext
-    from warmtier.testing.plugin import is_reference_spec, store_spec
+    from warmtier.testing.plugin import subject_of
 
-    spec = store_spec(item.config)
+    subject = subject_of(item.config)
     context = ReplayContext(item.nodeid, profile=profiles.active_profile(),
-                            store_spec=None if is_reference_spec(spec) else spec)
+                            store_spec=None if subject.is_reference else subject.spec)
     report.sections.append(("warmtier replay", f"Replay: {context.blob_command(*found[-1])}"))
