@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -61,14 +61,14 @@ def test_hot_id_races_of_every_call_are_linearizable_over_many_rounds(
 # -- the races these workloads exist for stay caught -----------------------------------
 
 
-def factory(cls: type[Any]) -> Callable[[], Any]:
-    root = tempfile.mkdtemp(prefix="warmtier-hot-")
+def factory(cls: type[Any], root: Path) -> Callable[[], Any]:
+    root.mkdir(parents=True, exist_ok=True)
     counter = itertools.count()
     return lambda: cls.create(f"{root}/s{next(counter)}", dim=DIM)
 
 
-def assert_caught(cls: type[Any], seed: int, what: str) -> None:
-    catch = hunt_hot(factory(cls), seed)
+def assert_caught(cls: type[Any], root: Path, seed: int, what: str) -> None:
+    catch = hunt_hot(factory(cls, root), seed)
     assert catch is not None, (
         f"{cls.__name__} ({what}) passed {HOT_ROUNDS} free rounds and {HOT_SEEDS} "
         f"schedules of hot-id races (program seeds from {seed}); expected a failure: "
@@ -78,25 +78,25 @@ def assert_caught(cls: type[Any], seed: int, what: str) -> None:
 
 
 @pytest.mark.own_stores
-def test_check_then_act_remove_is_caught_without_failpoints(race_seed: int) -> None:
-    assert_caught(CheckThenActRemove, race_seed, "two removes of one id both return True")
+def test_check_then_act_remove_is_caught_without_failpoints(tmp_path: Path, race_seed: int) -> None:
+    assert_caught(CheckThenActRemove, tmp_path, race_seed, "two removes of one id both return True")
 
 
 @pytest.mark.own_stores
-def test_put_seen_late_by_other_threads_is_caught(race_seed: int) -> None:
-    assert_caught(DeferredCommitPut, race_seed, "put returns before others can read it")
+def test_put_seen_late_by_other_threads_is_caught(tmp_path: Path, race_seed: int) -> None:
+    assert_caught(DeferredCommitPut, tmp_path, race_seed, "put returns before others can read it")
 
 
 @pytest.mark.own_stores
-def test_search_over_a_half_updated_index_is_caught(race_seed: int) -> None:
-    assert_caught(StaleSearchStore, race_seed, "search index updated outside the lock")
+def test_search_over_a_half_updated_index_is_caught(tmp_path: Path, race_seed: int) -> None:
+    assert_caught(StaleSearchStore, tmp_path, race_seed, "search index updated outside the lock")
 
 
 @pytest.mark.own_stores
-def test_sqlite_check_then_act_remove_is_caught(race_seed: int) -> None:
+def test_sqlite_check_then_act_remove_is_caught(tmp_path: Path, race_seed: int) -> None:
     try:
         unsafe = importlib.import_module("tests.engines.unsafe")
     except ImportError as exc:
         pytest.skip(f"tests.engines.unsafe is not importable: {exc}")
-    assert_caught(unsafe.SQLiteCheckThenActRemove, race_seed,
+    assert_caught(unsafe.SQLiteCheckThenActRemove, tmp_path, race_seed,
                   "SELECT then DELETE on a connection per thread")

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import importlib
 import itertools
-import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,16 +48,16 @@ def load(spec: str) -> type[Any]:
     return cls
 
 
-def factory(cls: type[Any]) -> Callable[[], Any]:
-    root = tempfile.mkdtemp(prefix="warmtier-zoo-")
+def factory(cls: type[Any], root: Path) -> Callable[[], Any]:
+    root.mkdir(parents=True, exist_ok=True)
     counter = itertools.count()
     return lambda: cls.create(f"{root}/s{next(counter)}", dim=DIM)
 
 
-def reference_panic_failures() -> set[str]:
+def reference_panic_failures(root: Path) -> set[str]:
     """Failpoints where the reference store itself fails panic injection (not the bug's)."""
     failing = set()
-    make = factory(WarmTierStore)
+    make = factory(WarmTierStore, root)
     for name in WarmTierStore.failpoint_names:
         store = make()
         try:
@@ -81,12 +81,12 @@ def hunt_hypothesis(make: Callable[[], Any]) -> Catch | None:
     return None
 
 
-def test_every_race_bug_is_caught_and_the_scheduler_beats_barriers() -> None:
-    skip = reference_panic_failures()
+def test_every_race_bug_is_caught_and_the_scheduler_beats_barriers(tmp_path: Path) -> None:
+    skip = reference_panic_failures(tmp_path / "reference")
     rows = []
     for bug, spec in RACE_BUGS.items():
         cls = load(spec)
-        make = factory(cls)
+        make = factory(cls, tmp_path / cls.__name__)
         names = [n for n in getattr(cls, "failpoint_names", ()) if n not in skip]
         catches = {
             "barrier": hunt_barrier(make, BUDGET),
