@@ -57,6 +57,12 @@ class Race:
     def latencies(self, scenario: str) -> Latencies:
         return self.latency_factory(scenario)
 
+    def recorded(self) -> tuple[HistoryRecorder, Any]:
+        """A history recorder and the store seen through it (calls made on the view are
+        recorded for the linearizability check)."""
+        recorder = HistoryRecorder()
+        return recorder, recorder.wrap(self.store)
+
     def run(self, *roles: Role) -> None:
         """Every role's threads at once, bounded by the timeout; failures name the replay."""
         run_workload(roles, timeout=self.timeout, replay=self.replay.command())
@@ -157,8 +163,7 @@ def test_readers_never_see_a_torn_record_while_writers_rewrite_it(race: Race) ->
 def test_mixed_writers_and_readers_keep_the_store_linearizable(race: Race) -> None:
     writers, readers, ops, ids = 5, 10, race.scaled(60, 300), 40
     store, replay = race.store, race.replay
-    recorder = HistoryRecorder()
-    view = recorder.wrap(store)
+    recorder, view = race.recorded()
     for k in range(ids):
         put(view, f"m{k}", 99, k)
     lat = race.latencies(f"mixed: {writers} writers + {readers} readers x {ops} ops")
@@ -190,8 +195,7 @@ def test_mixed_writers_and_readers_keep_the_store_linearizable(race: Race) -> No
 def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(race: Race) -> None:
     threads, ops, ids = 50, race.scaled(20, 100), 10
     store, replay = race.store, race.replay
-    recorder = HistoryRecorder()
-    view = recorder.wrap(store)
+    recorder, view = race.recorded()
     lat = race.latencies(f"hot spot: {threads} threads x {ops} ops on {ids} ids")
 
     def act(t: int, i: int, rng: random.Random) -> None:
@@ -216,8 +220,7 @@ def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(race: Race) -> Non
 def test_racing_writers_of_different_sizes_leave_one_whole_written_value(race: Race) -> None:
     writers, rounds, ids = 8, race.scaled(25, 150), 5
     store, replay = race.store, race.replay
-    recorder = HistoryRecorder()
-    view = recorder.wrap(store)
+    recorder, view = race.recorded()
     lat = race.latencies(f"writer-writer: {writers} writers x {rounds} rounds on {ids} ids")
     sizes = (0, 7, 64, 4096, 70_000)
 
@@ -243,8 +246,7 @@ def test_racing_writers_of_different_sizes_leave_one_whole_written_value(race: R
 def test_compaction_in_a_loop_never_changes_what_readers_see(race: Race) -> None:
     writers, readers, ops, ids = 3, 4, race.scaled(60, 400), 60
     store, replay = race.store, race.replay
-    recorder = HistoryRecorder()
-    view = recorder.wrap(store)
+    recorder, view = race.recorded()
     for k in range(ids):
         put(view, f"c{k}", 99, 0, 300)
     lat = race.latencies(f"compaction loop + {writers} writers + {readers} readers x {ops}")

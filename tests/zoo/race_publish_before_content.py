@@ -4,38 +4,30 @@ retry if the id moved meanwhile), trusting put to publish last.
 
 Invisible to one thread; a ``get`` that lands in the short window between the publish
 and the slot write (a failpoint call and one copy) returns the new content with the
-slot's old embedding: a mixed record.
+slot's old embedding: a mixed record. A panic at ``put.before_publish`` leaves the id
+pointing at a slot that was given back.
 """
 
 from __future__ import annotations
 
-import struct
-from typing import Any
-
-import numpy as np
-
-from warmtier.failpoints import failpoint
-from warmtier.format import SLOT_FIXED, slot_checksum
-from warmtier.records import Record
-from warmtier.store import _FIXED, WarmTierStore
-from warmtier.validation import (
-    validate_confidence,
-    validate_content,
-    validate_embedding,
-    validate_id,
-)
+from tests.zoo._support import patch
+from warmtier.store import WarmTierStore
 
 CATEGORY = "concurrency"
 CAUGHT_BY = ("concurrency",)
 
 
-class PublishBeforeContentStore(WarmTierStore):
-    """Reference store whose put makes the record visible before its slot is written."""
-
-    def get(self, id: str) -> Record | None:
-        validate_id(id)
-        self._ensure_open()
-        while True:  # an optimistic lock-free read: "put publishes last, so this is safe"
+@patch(
+    "get",
+    old="""
+        with self._lock:
+            if not self._closed:
+                i = self._index.get(id)
+                if i is not None:
+                    return self._read(i, id)
+    """,
+    new="""
+        while not self._closed:  # optimistic, without the lock: "put publishes last"
             i = self._index.get(id)
             if i is None:
                 return None
@@ -45,53 +37,28 @@ class PublishBeforeContentStore(WarmTierStore):
                 continue
             if self._index.get(id) == i:  # the id did not move while we read
                 return record
-
-    def put(self, id: str, embedding: Any, content: bytes | str, confidence: float = 1.0) -> None:
-        raw_id = validate_id(id)
-        emb = validate_embedding(embedding, self._dim)
-        data = validate_content(content, self._max_content)
-        conf = validate_confidence(confidence)
-        norm = float(np.sqrt(np.dot(emb.astype(np.float64), emb.astype(np.float64))))
-        with self._lock:
-            self._ensure_open()
-            slot = self._take_slot()
-            try:
-                off = self._take_extent(len(data)) if data else 0
-            except BaseException:
-                self._free_slots.append(slot)
-                raise
-            try:
-                failpoint("put.after_alloc")
-                if data:
-                    self._arena_mv[off : off + len(data)] = data
-                failpoint("put.after_content")
-                seq = self._next_seq
-                self._next_seq += 1
-                buf = bytearray(self._slot_size)
-                _FIXED.pack_into(buf, 0, 0, len(raw_id), 0, seq, off, len(data), conf, norm)
-                buf[48 : 48 + len(raw_id)] = raw_id
-                buf[SLOT_FIXED : SLOT_FIXED + 4 * self._dim] = emb.tobytes()
-                crc = slot_checksum(memoryview(buf), data)
-                struct.pack_into("<IHHQ", buf, 0, crc, len(raw_id), 0, 0)
-            except BaseException:
-                self._free_slots.append(slot)
-                if data:
-                    self._alloc.free(off, len(data))
-                raise
-            self._offsets[slot] = off
-            self._lengths[slot] = len(data)
-            self._norms[slot] = norm
-            self._confidences[slot] = conf
-            self._slot_ids[slot] = id
-            self._live[slot] = True
-            old = self._index.get(id)
-            # BUG: the id points at the new slot before the slot body goes down.
-            self._index[id] = slot
-            failpoint("put.before_publish")
-            start = slot * self._slot_size
-            self._slots_mv[start : start + self._slot_size] = buf
-            self._seqs[slot] = seq
-            if old is not None:
-                self._retire_replaced(old, id)
-            self._live_bytes += len(data)
-            failpoint("put.after_publish")
+    """,
+)
+@patch(
+    "_put_locked",
+    old="seq = self._write(slot, raw_id, emb, data, conf, norm, off)",
+    new="""
+        replaced = self._index.get(id)
+        self._table.fill(slot, id, off, len(data), norm, conf)
+        self._index[id] = slot  # BUG: the id points at the new slot before its body is written
+        seq = self._write(slot, raw_id, emb, data, conf, norm, off)
+    """,
+)
+@patch(
+    "_put_locked",
+    old="self._remember(id, slot, off, len(data), norm, conf)",
+    new="""
+        if replaced is None:
+            del self._index[id]
+        else:
+            self._index[id] = replaced
+        self._remember(id, slot, off, len(data), norm, conf)
+    """,
+)
+class PublishBeforeContentStore(WarmTierStore):
+    """Reference store whose put makes the record visible before its slot is written."""
