@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from warmtier.perf.history import (
     SCHEMA,
     compare_runs,
@@ -29,20 +27,10 @@ from warmtier.perf.history import (
     save_run,
     scale_label,
 )
+from warmtier.perf.plots import FRAGMENTATION_STAGES, draw_plots
 from warmtier.perf.stats import Comparison
 
 __all__ = ["RunOutcome", "build_record", "finalize_run", "main", "write_report"]
-
-HEADLINE = (
-    "put_rate",
-    "get_us",
-    "put_us",
-    "scan_items_per_s",
-    "search_s",
-    "open_s",
-    "rss_mb",
-    "slope_mb",
-)
 
 
 @dataclass
@@ -168,10 +156,33 @@ def write_report(
 ) -> Path:
     """Write ``report.md`` and its PNGs into ``out_dir``; return the Markdown's path."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots, plot_note = _plots(record, history, out_dir)
+    plots, plot_note = draw_plots(record, history, out_dir)
+    extra = record.get("extra", {})
+    lines = [
+        *_header_lines(record),
+        *_section("Against the baseline", _baseline_lines(comparisons, baseline_id)),
+        *_section("Cliffs (trend breaks)", _cliff_lines(extra)),
+        *_section("Leak check", _leak_lines(extra.get("leak"))),
+        *_section("Fragmentation lifecycle", _fragmentation_lines(extra.get("fragmentation"))),
+        *_section("Figures", _figure_rows(record)),
+        *_section("Notes", [f"- {n}" for n in record.get("notes") or []]),
+        *_section("Plots", _plot_lines(plots, plot_note), always=True),
+    ]
+    path = out_dir / "report.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _section(title: str, body: list[str], *, always: bool = False) -> list[str]:
+    """A ``## title`` section; none when it has no body, unless ``always``."""
+    return ["", f"## {title}", "", *body] if body or always else []
+
+
+def _header_lines(record: dict[str, Any]) -> list[str]:
+    """The title and what ran where: store, commit, Python, machine, tests."""
     py = record.get("python", {})
     mach = record.get("machine", {})
-    lines = [
+    return [
         f"# warmtier scale report {record['run_id']}",
         "",
         f"- store: `{record.get('store')}`; options: `{record.get('options')}`",
@@ -182,266 +193,76 @@ def write_report(
         f"{mach.get('platform')}; load average at the end {mach.get('loadavg', '?')}",
         f"- tests: {len(record.get('tests', []))} "
         f"({_outcome_counts(record)}); figures: {len(record['figures'])}",
-        "",
-        "## Against the baseline",
-        "",
     ]
+
+
+def _baseline_lines(comparisons: Sequence[Comparison], baseline_id: str | None) -> list[str]:
     if baseline_id is None:
-        lines.append("No baseline yet: this run becomes the baseline of the next one.")
-    else:
-        regressions = [c for c in comparisons if c.verdict == "regression"]
-        lines.append(
-            f"Baseline run `{baseline_id}`. A change is reported only when the Mann-Whitney "
-            "U test gives p < 0.01 **and** Cliff's delta is at least 0.33 (medium) in the "
-            f"worse direction. Regressions: **{len(regressions)}**."
-        )
-        if comparisons:
-            lines += ["", *_comparison_rows(comparisons)]
-        else:
-            lines += ["", "The baseline shares no figure with this run."]
-    breaks = record.get("extra", {}).get("cliff_breaks", [])
-    lines += ["", "## Cliffs (trend breaks)", ""]
+        return ["No baseline yet: this run becomes the baseline of the next one."]
+    regressions = [c for c in comparisons if c.verdict == "regression"]
+    lines = [
+        f"Baseline run `{baseline_id}`. A change is reported only when the Mann-Whitney "
+        "U test gives p < 0.01 **and** Cliff's delta is at least 0.33 (medium) in the "
+        f"worse direction. Regressions: **{len(regressions)}**."
+    ]
+    if comparisons:
+        return [*lines, "", *_comparison_rows(comparisons)]
+    return [*lines, "", "The baseline shares no figure with this run."]
+
+
+def _cliff_lines(extra: dict[str, Any]) -> list[str]:
+    breaks = extra.get("cliff_breaks", [])
     if breaks:
-        lines += [f"- {b}" for b in breaks]
-    elif "cliff" in record.get("extra", {}):
-        lines.append(
+        return [f"- {b}" for b in breaks]
+    if "cliff" in extra:
+        return [
             "No figure breaks its trend (threshold: 2x worse than extrapolated for rates, "
             "3x for p99 latencies)."
-        )
-    else:
-        lines.append("The cliff scenario did not run.")
-    leak = record.get("extra", {}).get("leak")
-    if leak:
+        ]
+    return ["The cliff scenario did not run."]
+
+
+def _leak_lines(leak: dict[str, Any] | None) -> list[str]:
+    if not leak:
+        return []
+    lines = [
+        f"RSS slope {leak['slope_mb']:.3f} MB/cycle, 95% CI {leak['ci_low_mb']:.3f} .. "
+        f"{leak['ci_high_mb']:.3f} MB/cycle over {len(leak['rss_mb'])} cycles of "
+        f"{leak['per_cycle']:,} puts and removes (fails when the CI's low end exceeds "
+        f"{leak['limit_mb']:.1f} MB/cycle).",
+    ]
+    if "anon_slope_mb" in leak:
         lines += [
             "",
-            "## Leak check",
-            "",
-            f"RSS slope {leak['slope_mb']:.3f} MB/cycle, 95% CI {leak['ci_low_mb']:.3f} .. "
-            f"{leak['ci_high_mb']:.3f} MB/cycle over {len(leak['rss_mb'])} cycles of "
-            f"{leak['per_cycle']:,} puts and removes (fails when the CI's low end exceeds "
-            f"{leak['limit_mb']:.1f} MB/cycle).",
+            f"Anonymous memory (heap, without the mapped files' page cache): slope "
+            f"{leak['anon_slope_mb']:.3f} MB/cycle, 95% CI {leak['anon_ci_low_mb']:.3f} .. "
+            f"{leak['anon_ci_high_mb']:.3f} MB/cycle (same rule).",
         ]
-        if "anon_slope_mb" in leak:
-            lines += [
-                "",
-                f"Anonymous memory (heap, without the mapped files' page cache): slope "
-                f"{leak['anon_slope_mb']:.3f} MB/cycle, 95% CI {leak['anon_ci_low_mb']:.3f} .. "
-                f"{leak['anon_ci_high_mb']:.3f} MB/cycle (same rule).",
-            ]
-    frag = record.get("extra", {}).get("fragmentation")
-    if frag:
-        lines += ["", "## Fragmentation lifecycle", ""]
-        lines += [
-            "| stage | records | live bytes | allocated bytes | fragmentation |",
-            "| --- | ---: | ---: | ---: | ---: |",
-        ]
-        for stage in ("stored", "after_remove", "after_refill", "after_compact"):
-            s = frag.get(stage)
-            if s:
-                lines.append(
-                    f"| {stage} | {s['records']:,} | {s['content_live_bytes']:,} | "
-                    f"{s['content_allocated_bytes']:,} | {s['fragmentation']:.3f} |"
-                )
-    lines += ["", "## Figures", "", *_figure_rows(record)]
-    if record.get("notes"):
-        lines += ["", "## Notes", "", *[f"- {n}" for n in record["notes"]]]
-    lines += ["", "## Plots", ""]
-    if plot_note:
-        lines.append(plot_note)
+    return lines
+
+
+def _fragmentation_lines(frag: dict[str, Any] | None) -> list[str]:
+    if not frag:
+        return []
+    lines = [
+        "| stage | records | live bytes | allocated bytes | fragmentation |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for stage in FRAGMENTATION_STAGES:
+        s = frag.get(stage)
+        if s:
+            lines.append(
+                f"| {stage} | {s['records']:,} | {s['content_live_bytes']:,} | "
+                f"{s['content_allocated_bytes']:,} | {s['fragmentation']:.3f} |"
+            )
+    return lines
+
+
+def _plot_lines(plots: list[tuple[str, str]], plot_note: str) -> list[str]:
+    lines = [plot_note] if plot_note else []
     for title, name in plots:
         lines += [f"### {title}", "", f"![{title}]({name})", ""]
-    path = out_dir / "report.md"
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-# -- plots -------------------------------------------------------------------------------
-
-
-def _series(record: dict[str, Any], name: str) -> list[dict[str, Any]]:
-    return sorted(
-        (f for f in record["figures"].values() if f["name"] == name), key=lambda f: f["scale"]
-    )
-
-
-def _plots(
-    record: dict[str, Any], history: list[dict[str, Any]], out_dir: Path
-) -> tuple[list[tuple[str, str]], str]:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return [], "matplotlib is not installed: no plots (install the `scale` extra)."
-    made: list[tuple[str, str]] = []
-    extra = record.get("extra", {})
-
-    # 1. Latency percentiles against scale.
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    drew = False
-    for ax, op in zip(axes, ("put", "get"), strict=True):
-        series = _series(record, f"cliff.{op}_us") or sorted(
-            (f for f in record["figures"].values() if f["name"].endswith(f".{op}_us")),
-            key=lambda f: f["scale"],
-        )
-        if not series:
-            ax.set_visible(False)
-            continue
-        drew = True
-        xs = [f["scale"] for f in series]
-        for q in ("p50", "p90", "p99", "p99.9"):
-            ax.plot(xs, [f["summary"].get(q, np.nan) for f in series], marker="o", label=q)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.set_xlabel("records in store")
-        ax.set_ylabel("latency (us)")
-        ax.set_title(f"{op} latency percentiles vs scale")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
-    if drew:
-        fig.tight_layout()
-        fig.savefig(out_dir / "latency_vs_scale.png", dpi=110)
-        made.append(("Latency percentiles against scale", "latency_vs_scale.png"))
-    plt.close(fig)
-
-    # 2. Throughput cliff curve.
-    cliff = extra.get("cliff")
-    if cliff:
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4.2))
-        scales = cliff["scales"]
-        panels = (
-            ("put_rate", "put rate (ops/s)"),
-            ("scan_items_per_s", "scan (items/s)"),
-            ("get_p99_us", "get p99 (us)"),
-        )
-        flagged = {(b["figure"], b["scale"]) for b in cliff.get("breaks", [])}
-        for ax, (key, label) in zip(axes, panels, strict=True):
-            ys = cliff.get(key, [])
-            ax.plot(scales[: len(ys)], ys, marker="o")
-            if key == "put_rate" and cliff.get("put_rate_q25"):
-                ax.fill_between(scales[: len(ys)], cliff["put_rate_q25"], cliff["put_rate_q75"],
-                                alpha=0.25, label="batch rate IQR")
-                ax.legend()
-            if key != "get_p99_us":
-                ax.set_ylim(bottom=0)
-            for x, y in zip(scales, ys, strict=False):
-                if (key, x) in flagged:
-                    ax.plot([x], [y], "rx", markersize=14, mew=3)
-            ax.set_xscale("log")
-            ax.set_xlabel("records in store")
-            ax.set_ylabel(label)
-            ax.set_title(label + (" - cliff!" if any(k == key for k, _ in flagged) else ""))
-            ax.grid(True, which="both", alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(out_dir / "cliff.png", dpi=110)
-        plt.close(fig)
-        made.append(("Throughput cliff curve (red x: trend break)", "cliff.png"))
-
-    # 3. RSS per leak cycle with its fitted line.
-    leak = extra.get("leak")
-    if leak:
-        fig, ax = plt.subplots(figsize=(6.5, 4.2))
-        cycles = np.arange(1, len(leak["rss_mb"]) + 1)
-        ax.plot(cycles, leak["rss_mb"], "o", label="RSS after cycle")
-        fit = leak["intercept_mb"] + leak["slope_mb"] * cycles
-        ax.plot(
-            cycles,
-            fit,
-            "-",
-            label=f"RSS fit: {leak['slope_mb']:.3f} MB/cycle "
-            f"[{leak['ci_low_mb']:.3f}, {leak['ci_high_mb']:.3f}]",
-        )
-        if "anon_mb" in leak:
-            ax.plot(cycles, leak["anon_mb"], "s", label="anonymous RSS after cycle")
-            ax.plot(
-                cycles,
-                leak["anon_intercept_mb"] + leak["anon_slope_mb"] * cycles,
-                "--",
-                label=f"anon fit: {leak['anon_slope_mb']:.3f} MB/cycle "
-                f"[{leak['anon_ci_low_mb']:.3f}, {leak['anon_ci_high_mb']:.3f}]",
-            )
-        ax.set_xlabel("cycle")
-        ax.set_ylabel("RSS (MB)")
-        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-        ax.set_title(f"leak check: {leak['per_cycle']:,} puts + removes per cycle")
-        ax.grid(True, alpha=0.3)
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out_dir / "leak.png", dpi=110)
-        plt.close(fig)
-        made.append(("RSS per leak cycle with its fitted line", "leak.png"))
-
-    # 4. Fragmentation before and after compaction.
-    frag = extra.get("fragmentation")
-    if frag:
-        stages = [s for s in ("stored", "after_remove", "after_refill", "after_compact") if s in frag]
-        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-        axes[0].bar(stages, [frag[s]["fragmentation"] for s in stages], color="tab:orange")
-        axes[0].set_ylabel("fragmentation (share of allocated span)")
-        axes[0].set_ylim(0, 1)
-        axes[0].set_title("fragmentation by stage")
-        width = 0.4
-        x = np.arange(len(stages))
-        axes[1].bar(x - width / 2, [frag[s]["content_live_bytes"] / 1e6 for s in stages], width,
-                    label="live")
-        axes[1].bar(x + width / 2, [frag[s]["content_allocated_bytes"] / 1e6 for s in stages],
-                    width, label="allocated")
-        axes[1].set_xticks(x, stages)
-        axes[1].set_ylabel("content MB")
-        axes[1].set_title("live vs allocated content")
-        axes[1].legend()
-        for ax in axes:
-            ax.tick_params(axis="x", labelrotation=15)
-        fig.tight_layout()
-        fig.savefig(out_dir / "fragmentation.png", dpi=110)
-        plt.close(fig)
-        made.append(("Fragmentation before and after compaction", "fragmentation.png"))
-
-    # 5. Trend lines over the stored history.
-    keys = _trend_keys(record)
-    if keys:
-        cols = 3
-        rows = math.ceil(len(keys) / cols)
-        fig, axes_grid = plt.subplots(rows, cols, figsize=(14, 3.4 * rows), squeeze=False)
-        runs = [r for r in history if r.get("store") == record.get("store")]
-        for ax, key in zip(axes_grid.ravel(), keys, strict=False):
-            xs, med, lo, hi = [], [], [], []
-            for i, run in enumerate(runs):
-                f = run["figures"].get(key)
-                if f is None:
-                    continue
-                s = np.asarray(f["samples"], dtype=float)
-                xs.append(i)
-                med.append(float(np.median(s)))
-                lo.append(float(np.percentile(s, 10)))
-                hi.append(float(np.percentile(s, 90)))
-            ax.plot(xs, med, marker="o")
-            ax.fill_between(xs, lo, hi, alpha=0.25)
-            ax.set_title(f"{key} ({record['figures'][key]['unit']})", fontsize=9)
-            ax.set_xticks(xs, [runs[i].get("date", "")[5:16].replace("T", " ") for i in xs],
-                          fontsize=7, rotation=30)
-            ax.ticklabel_format(axis="y", useOffset=False, style="plain")
-            ax.grid(True, alpha=0.3)
-        for ax in axes_grid.ravel()[len(keys):]:
-            ax.set_visible(False)
-        fig.suptitle("median and 10-90% band over stored runs")
-        fig.tight_layout()
-        fig.savefig(out_dir / "trends.png", dpi=100)
-        plt.close(fig)
-        made.append((f"Trend lines over {len(history)} stored run(s)", "trends.png"))
-    return made, ""
-
-
-def _trend_keys(record: dict[str, Any]) -> list[str]:
-    keys = []
-    for key, f in sorted(record["figures"].items()):
-        name = f["name"]
-        if f["better"] != "none" and not name.startswith(("cliff.", "smoke.")) and (
-            name.rsplit(".", 1)[-1] in HEADLINE
-        ):
-            keys.append(key)
-    return keys[:12]
+    return lines
 
 
 # -- command line ------------------------------------------------------------------------

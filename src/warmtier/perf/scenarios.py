@@ -24,7 +24,9 @@ from warmtier.perf.measure import Latencies, dir_bytes, rss_breakdown, rss_bytes
 from warmtier.perf.progress import Phase, Progress
 from warmtier.perf.result import ScenarioResult
 from warmtier.perf.stats import (
+    Better,
     LinearFit,
+    TrendBreak,
     cliffs_delta,
     find_trend_breaks,
     linear_fit,
@@ -262,6 +264,32 @@ def _figure_latency(result: ScenarioResult, name: str, lat: Latencies) -> dict[s
     return percentiles(us)
 
 
+def _timed_scans(store: Any, n: int, scans: int, phase: Phase) -> tuple[list[float], list[str]]:
+    """``scans`` full scans of a store of ``n``: each one's items per second, and a problem
+    for each that did not yield ``n`` records."""
+    rates: list[float] = []
+    problems: list[str] = []
+    for _ in range(scans):
+        secs, count = timed_scan(store)
+        rates.append(count / secs)
+        phase.advance(n)
+        if count != n:
+            problems.append(f"scan yielded {count} records; expected {n}")
+    return rates, problems
+
+
+def _first_bad_get(
+    store: Any, w: Workload, picks: list[int], latencies: Latencies
+) -> tuple[int, Any] | None:
+    """Get each of ``picks`` with its own clock; the first (in index order) that does not
+    read back as the workload's record, with what the store returned; None when all do."""
+    got = timed_gets(store, [w.id(i) for i in picks], latencies)
+    for i, rec in sorted(zip(picks, got, strict=True), key=lambda pair: pair[0]):
+        if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
+            return i, rec
+    return None
+
+
 # -- scenario 1: round trip --------------------------------------------------------------
 
 
@@ -348,26 +376,18 @@ def run_latency(
         "early_p99_us": early_p99, "late_p99_us": late_p99, "ratio": late_p99 / early_p99,
         "mann_whitney_p": mann_whitney_p(late, early), "cliffs_delta": cliffs_delta(late, early),
     }
-    phase = progress.phase(f"latency {n:,}: scan x{scans}", scans * n)
-    scan_rates = []
-    problems: list[str] = []
-    for _ in range(scans):
-        secs, count = timed_scan(store)
-        scan_rates.append(count / secs)
-        phase.advance(n)
-        if count != n:
-            problems.append(f"scan yielded {count} records; expected {n}")
+    scan_rates, problems = _timed_scans(
+        store, n, scans, progress.phase(f"latency {n:,}: scan x{scans}", scans * n))
     rng = random.Random(seed)
     picks = [rng.randrange(n) for _ in range(gets)]
     get_lat = Latencies()
-    got = timed_gets(store, [w.id(i) for i in picks], get_lat)
-    for i, rec in sorted(zip(picks, got, strict=True), key=lambda pair: pair[0]):
-        if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
-            problems.append(f"get({w.id(i)!r}): expected the workload's record; got "
-                            f"{describe_record(rec)}")
-            break
-    count, scan_problems = verify_by_scan(store, w, expected, set(range(n)),
-                                          progress.phase(f"latency {n:,}: verify", n))
+    bad = _first_bad_get(store, w, picks, get_lat)
+    if bad is not None:
+        i, rec = bad
+        problems.append(f"get({w.id(i)!r}): expected the workload's record; got "
+                        f"{describe_record(rec)}")
+    _count, scan_problems = verify_by_scan(store, w, expected, set(range(n)),
+                                           progress.phase(f"latency {n:,}: verify", n))
     problems += scan_problems
     result = ScenarioResult("latency", n, problems=problems)
     result.figure("latency.put_rate", rates, unit="ops/s", better="higher")
@@ -396,64 +416,31 @@ def run_million(
     w = Workload(n, dim=dim, seed=seed)
     rng = random.Random(seed)
     targets = [rng.randrange(n) for _ in range(queries)]
-    # Queries must exist before the build streams past their targets.
-    qs = np.stack([w.query(t) for t in targets]).astype(np.float64)
-    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
-    scores = np.empty((queries, n), dtype=np.float64)
-    expected = np.empty((n, 2), dtype=np.int64)
-
-    def keep(lo: int, hi: int, emb: npt.NDArray[np.float32]) -> None:
-        expected[lo:hi] = fingerprints(emb)
-        e = emb.astype(np.float64)
-        norms = np.linalg.norm(e, axis=1)
-        norms[norms == 0] = np.inf
-        scores[:, lo:hi] = (qs @ e.T) / norms
-
+    exact = _ExactAnswers(w, targets, n)
     rss0 = settle()
     store = make(dim)
     t0 = time.perf_counter()
-    rates = fill(store, w, 0, n, batch=4096, on_batch=keep,
+    rates = fill(store, w, 0, n, batch=4096, on_batch=exact.keep,
                  phase=progress.phase(f"{n:,}: build", n))
     build_s = time.perf_counter() - t0
     store.flush()
     rss_built = rss_bytes()
-    problems: list[str] = []
-    phase = progress.phase(f"{n:,}: scan x{scans}", scans * n)
-    scan_rates = []
-    for _ in range(scans):
-        secs, count = timed_scan(store)
-        scan_rates.append(count / secs)
-        phase.advance(n)
-        if count != n:
-            problems.append(f"scan yielded {count} records; expected {n}")
-    search_s = []
-    phase = progress.phase(f"{n:,}: search x{queries}", queries)
-    for qi, target in enumerate(targets):
-        t0 = time.perf_counter()
-        top = store.search(w.query(target), k=10)
-        search_s.append(time.perf_counter() - t0)
-        want = np.argsort(-scores[qi], kind="stable")[:10]
-        problems += _check_top(top, want, scores[qi], w, target)
-        phase.advance(1)
+    scan_rates, problems = _timed_scans(store, n, scans,
+                                        progress.phase(f"{n:,}: scan x{scans}", scans * n))
+    search_s, found = _timed_searches(store, w, targets, exact.scores,
+                                      progress.phase(f"{n:,}: search x{queries}", queries))
+    problems += found
     files = dir_bytes(store.path)
     path = store.path
     store.close()
-    open_s = []
-    phase = progress.phase(f"{n:,}: close + open x{opens}", opens)
-    for attempt in range(opens):
-        t0 = time.perf_counter()
-        store = open_store(path)
-        open_s.append(time.perf_counter() - t0)
-        if len(store) != n:
-            problems.append(f"len after open(): expected {n}, got {len(store)}")
-        if attempt + 1 < opens:
-            store.close()
-        phase.advance(1)
-    count, scan_problems = verify_by_scan(store, w, expected, None,
-                                          progress.phase(f"{n:,}: verify all", n))
+    store, open_s, found = _timed_opens(open_store, path, n, opens,
+                                        progress.phase(f"{n:,}: close + open x{opens}", opens))
+    problems += found
+    count, found = verify_by_scan(store, w, exact.fingerprints, None,
+                                  progress.phase(f"{n:,}: verify all", n))
     if count != n:
         problems.append(f"verifying scan after open() saw {count} records; expected {n}")
-    problems += scan_problems
+    problems += found
     rss_end = rss_bytes()
     store.close()
     result = ScenarioResult("million", n, problems=problems)
@@ -471,6 +458,64 @@ def run_million(
         "files": files,
     }
     return result
+
+
+class _ExactAnswers:
+    """What a build of ``n`` records must give back, gathered batch by batch as
+    :func:`fill`'s ``on_batch`` (:meth:`keep`): each record's embedding fingerprint and its
+    exact cosine score against each planted query (the query of each target)."""
+
+    def __init__(self, w: Workload, targets: Sequence[int], n: int) -> None:
+        # Queries must exist before the build streams past their targets.
+        qs = np.stack([w.query(t) for t in targets]).astype(np.float64)
+        qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+        self.queries = qs
+        self.scores = np.empty((len(targets), n), dtype=np.float64)
+        self.fingerprints = np.empty((n, 2), dtype=np.int64)
+
+    def keep(self, lo: int, hi: int, emb: npt.NDArray[np.float32]) -> None:
+        self.fingerprints[lo:hi] = fingerprints(emb)
+        e = emb.astype(np.float64)
+        norms = np.linalg.norm(e, axis=1)
+        norms[norms == 0] = np.inf
+        self.scores[:, lo:hi] = (self.queries @ e.T) / norms
+
+
+def _timed_searches(
+    store: Any, w: Workload, targets: Sequence[int], scores: npt.NDArray[np.float64],
+    phase: Phase,
+) -> tuple[list[float], list[str]]:
+    """One timed top-10 search per planted query: the seconds of each, and the problems of
+    results that differ from the exact top-10 (``scores[q]`` for query ``q``)."""
+    seconds: list[float] = []
+    problems: list[str] = []
+    for qi, target in enumerate(targets):
+        t0 = time.perf_counter()
+        top = store.search(w.query(target), k=10)
+        seconds.append(time.perf_counter() - t0)
+        want = np.argsort(-scores[qi], kind="stable")[:10]
+        problems += _check_top(top, want, scores[qi], w, target)
+        phase.advance(1)
+    return seconds, problems
+
+
+def _timed_opens(
+    open_store: Callable[[str], Any], path: str, n: int, opens: int, phase: Phase
+) -> tuple[Any, list[float], list[str]]:
+    """Open the store at ``path`` ``opens`` times (at least once), checking it holds ``n``
+    records; return the last one, still open, the seconds of each open and the problems."""
+    seconds: list[float] = []
+    problems: list[str] = []
+    for attempt in range(opens):
+        t0 = time.perf_counter()
+        store = open_store(path)
+        seconds.append(time.perf_counter() - t0)
+        if len(store) != n:
+            problems.append(f"len after open(): expected {n}, got {len(store)}")
+        if attempt + 1 < opens:
+            store.close()
+        phase.advance(1)
+    return store, seconds, problems
 
 
 def _check_top(top: list[tuple[str, float]], want: npt.NDArray[np.intp],
@@ -662,54 +707,95 @@ def run_cliff(
     result = ScenarioResult("cliff", top)
     w = Workload(top, dim=dim, seed=seed)
     store = make(dim)
-    table: dict[str, list[float]] = {k: [] for k in (
-        "put_rate", "put_p99_us", "get_p99_us", "scan_s", "scan_items_per_s", "scan_ns_per_item",
-        "put_us_per_op", "put_rate_q25", "put_rate_q75")}
+    table: dict[str, list[float]] = {k: [] for k in _CLIFF_COLUMNS}
     problems: list[str] = []
     rng = random.Random(seed)
     done = 0
     phase = progress.phase(f"cliff: grow to {top:,}", top)
     for n in scales:
-        lat = Latencies()
-        rates = fill(store, w, done, n, batch=max(100, min(1000, (n - done) // 10)),
-                     latencies=lat, phase=phase)
+        problems += _grow_and_measure(store, w, done, n, phase, rng, gets, result, table)
         done = n
-        picks = [rng.randrange(n) for _ in range(gets)]
-        get_lat = Latencies()
-        got = timed_gets(store, [w.id(i) for i in picks], get_lat)
-        for i, rec in sorted(zip(picks, got, strict=True), key=lambda pair: pair[0]):
-            if not same_record(rec, w.id(i), w.embedding(i), w.content(i), w.confidence(i)):
-                problems.append(f"at {n:,}: get({w.id(i)!r}) = {describe_record(rec)}")
-                break
-        scan_times = []
-        for _ in range(3):  # one scan is too noisy on a shared machine to judge a trend
-            secs, count = timed_scan(store)
-            scan_times.append(secs)
-            if count != n:
-                problems.append(f"at {n:,}: scan yielded {count}; expected {n}")
-        secs = float(np.median(scan_times))
-        result.figure("cliff.put_rate", rates, unit="ops/s", better="higher", scale=n)
-        result.figure("cliff.put_us", lat.us(), unit="us", better="lower", scale=n)
-        result.figure("cliff.get_us", get_lat.us(), unit="us", better="lower", scale=n)
-        result.figure("cliff.scan_s", scan_times, unit="s", better="lower", scale=n)
-        table["put_rate"].append(float(np.median(rates)))
-        table["put_us_per_op"].append(1e6 / float(np.median(rates)))
-        table["put_rate_q25"].append(float(np.percentile(rates, 25)))
-        table["put_rate_q75"].append(float(np.percentile(rates, 75)))
-        table["put_p99_us"].append(float(np.percentile(lat.us(), 99)))
-        table["get_p99_us"].append(float(np.percentile(get_lat.us(), 99)))
-        table["scan_s"].append(secs)
-        table["scan_items_per_s"].append(n / secs)
-        table["scan_ns_per_item"].append(secs / max(n, 1) * 1e9)
     store.close()
-    scales = list(scales)
-    breaks = []
+    _note_trend_breaks(result, list(scales), table)
+    result.problems += problems
+    return result
+
+
+_CLIFF_COLUMNS = (
+    "put_rate", "put_p99_us", "get_p99_us", "scan_s", "scan_items_per_s", "scan_ns_per_item",
+    "put_us_per_op", "put_rate_q25", "put_rate_q75",
+)
+"""The cliff table's columns: one value per scale (``plots["cliff"]``, the report's plot)."""
+
+_CLIFF_TRENDS: tuple[tuple[str, Better, float], ...] = (
     # Tail latencies are noisier than rates on a shared machine: a higher bar for them.
-    for key, better, threshold in (("put_rate", "higher", 2.0), ("put_p99_us", "lower", 3.0),
-                                   ("get_p99_us", "lower", 3.0),
-                                   ("scan_items_per_s", "higher", 2.0)):
-        breaks += find_trend_breaks(key, scales, table[key], better,  # type: ignore[arg-type]
-                                    threshold=threshold)
+    ("put_rate", "higher", 2.0), ("put_p99_us", "lower", 3.0),
+    ("get_p99_us", "lower", 3.0), ("scan_items_per_s", "higher", 2.0),
+)
+"""The cliff table's columns checked for trend breaks: which way is better, how many
+times worse than the trend is a break."""
+
+
+def _grow_and_measure(
+    store: Any, w: Workload, done: int, n: int, phase: Phase, rng: random.Random, gets: int,
+    result: ScenarioResult, table: dict[str, list[float]],
+) -> list[str]:
+    """One rung of the cliff ladder: grow the store from ``done`` to ``n`` records with
+    every put timed, then ``gets`` random gets and three scans; add the figures at scale
+    ``n`` to ``result`` and a row to ``table``; return the problems seen."""
+    lat = Latencies()
+    rates = fill(store, w, done, n, batch=max(100, min(1000, (n - done) // 10)),
+                 latencies=lat, phase=phase)
+    picks = [rng.randrange(n) for _ in range(gets)]
+    get_lat = Latencies()
+    problems: list[str] = []
+    bad = _first_bad_get(store, w, picks, get_lat)
+    if bad is not None:
+        i, rec = bad
+        problems.append(f"at {n:,}: get({w.id(i)!r}) = {describe_record(rec)}")
+    scan_times = []
+    for _ in range(3):  # one scan is too noisy on a shared machine to judge a trend
+        secs, count = timed_scan(store)
+        scan_times.append(secs)
+        if count != n:
+            problems.append(f"at {n:,}: scan yielded {count}; expected {n}")
+    result.figure("cliff.put_rate", rates, unit="ops/s", better="higher", scale=n)
+    result.figure("cliff.put_us", lat.us(), unit="us", better="lower", scale=n)
+    result.figure("cliff.get_us", get_lat.us(), unit="us", better="lower", scale=n)
+    result.figure("cliff.scan_s", scan_times, unit="s", better="lower", scale=n)
+    row = _cliff_row(n, rates, lat.us(), get_lat.us(), scan_times)
+    for key, value in row.items():
+        table[key].append(value)
+    return problems
+
+
+def _cliff_row(
+    n: int, rates: list[float], put_us: npt.NDArray[np.float64],
+    get_us: npt.NDArray[np.float64], scan_times: list[float],
+) -> dict[str, float]:
+    """The cliff table's values at scale ``n``, one per column."""
+    secs = float(np.median(scan_times))
+    return {
+        "put_rate": float(np.median(rates)),
+        "put_us_per_op": 1e6 / float(np.median(rates)),
+        "put_rate_q25": float(np.percentile(rates, 25)),
+        "put_rate_q75": float(np.percentile(rates, 75)),
+        "put_p99_us": float(np.percentile(put_us, 99)),
+        "get_p99_us": float(np.percentile(get_us, 99)),
+        "scan_s": secs,
+        "scan_items_per_s": n / secs,
+        "scan_ns_per_item": secs / max(n, 1) * 1e9,
+    }
+
+
+def _note_trend_breaks(
+    result: ScenarioResult, scales: list[int], table: dict[str, list[float]]
+) -> None:
+    """Find where the ``_CLIFF_TRENDS`` columns break their trend; keep the table and the
+    breaks as ``plots["cliff"]`` and ``plots["cliff_breaks"]``, each break also a note."""
+    breaks: list[TrendBreak] = []
+    for key, better, threshold in _CLIFF_TRENDS:
+        breaks += find_trend_breaks(key, scales, table[key], better, threshold=threshold)
     described = [b.describe() for b in breaks]
     result.plots["cliff"] = {"scales": scales, **table,
                              "breaks": [{"figure": b.figure, "scale": b.scale,
@@ -717,8 +803,6 @@ def run_cliff(
     result.plots["cliff_breaks"] = described
     for text in described:
         result.note("cliff: " + text)
-    result.problems += problems
-    return result
 
 
 # -- scenario 7: concurrency at scale ----------------------------------------------------
@@ -738,13 +822,43 @@ def run_concurrency(
     store = make(dim)
     model = ModelStore(dim)
     fill(store, w, 0, n, model=model, phase=progress.phase(f"concurrency: populate {n:,}", n))
-    rng = np.random.default_rng(seed)
-    # plans[k]: (kind, index, content) with kind "put" or "remove"; writer k owns i % writers == k.
-    plans: list[list[tuple[str, int, bytes]]] = []
+    plans, allowed = _writer_plans(w, n, writers, ops, np.random.default_rng(seed))
+    threads = _ConcurrentOps(store, w, plans, allowed, ops, progress.phase(
+        f"concurrency: {writers}+{readers} threads x {ops:,}", (writers + readers) * ops))
+    elapsed = run_workload(
+        [Role("writer", writers, threads.write, ops=ops),
+         Role("reader", readers, threads.read, ops=ops, seed=seed * 1000)],
+        # The interpreter's own switch interval: ops_per_s stays comparable across runs.
+        timeout=timeout, interval=sys.getswitchinterval(),
+    ).seconds
+    for plan in plans:
+        for op in plan:
+            _apply(model, w, op)
+    problems = threads.errors[:MAX_PROBLEMS]
+    live = sorted(w.index(id) for id in model.ids())
+    problems += _verify_against_model(store, model, w, live, "after the threads", progress)
+    result = ScenarioResult("concurrency", n, problems=problems)
+    result.figure("concurrency.ops_per_s", [(writers + readers) * ops / elapsed], unit="ops/s",
+                  better="none")
+    store.close()
+    return result
+
+
+_WriteOp = tuple[str, int, bytes]
+"""One op of a writer's plan: ``("put", index, content)`` or ``("remove", index, b"")``."""
+
+
+def _writer_plans(
+    w: Workload, n: int, writers: int, ops: int, rng: np.random.Generator
+) -> tuple[list[list[_WriteOp]], dict[int, set[bytes]]]:
+    """``ops`` random ops for each writer (writer ``k`` owns the records with
+    ``i % writers == k``; a quarter of the ops are removes), and for each record a writer
+    touches every content it may hold: its own and each one a put writes."""
+    plans: list[list[_WriteOp]] = []
     allowed: dict[int, set[bytes]] = {}
     for k in range(writers):
         owned = np.arange(k, n, writers)
-        plan = []
+        plan: list[_WriteOp] = []
         for j in range(ops):
             i = int(owned[rng.integers(0, owned.size)])
             allowed.setdefault(i, {w.content(i)})
@@ -755,65 +869,62 @@ def run_concurrency(
                 plan.append(("put", i, content))
                 allowed[i].add(content)
         plans.append(plan)
+    return plans, allowed
 
-    def emb_for(i: int, content: bytes) -> npt.NDArray[np.float32]:
-        # The embedding is a function of the content: a torn record would not match.
-        e = w.embedding(i).copy()
-        e[0] = np.float32(len(content))
-        return e
 
-    errors: list[str] = []
-    lock = threading.Lock()
-    phase = progress.phase(f"concurrency: {writers}+{readers} threads x {ops:,}",
-                           (writers + readers) * ops)
+def _embedding_for(w: Workload, i: int, content: bytes) -> npt.NDArray[np.float32]:
+    """A writer's embedding for record ``i``: a function of the content, so a torn record
+    (content of one put, embedding of another) does not match."""
+    e = w.embedding(i).copy()
+    e[0] = np.float32(len(content))
+    return e
 
-    def write(k: int, j: int, _rng: random.Random) -> None:
-        kind, i, content = plans[k][j]
-        if kind == "put":
-            store.put(w.id(i), emb_for(i, content), content, 0.5)
-        else:
-            store.remove(w.id(i))
-        if j == ops - 1:
-            phase.advance(ops)
 
-    def read(_k: int, j: int, local: random.Random) -> None:
-        if j == ops - 1:
-            phase.advance(ops)
-        i = local.randrange(n)
-        rec = store.get(w.id(i))
+def _apply(store: Any, w: Workload, op: _WriteOp) -> None:
+    """Do one op of a writer's plan on ``store`` (the store under test or the model)."""
+    kind, i, content = op
+    if kind == "put":
+        store.put(w.id(i), _embedding_for(w, i, content), content, 0.5)
+    else:
+        store.remove(w.id(i))
+
+
+class _ConcurrentOps:
+    """The steps of the writer and reader threads of :func:`run_concurrency`; readers
+    collect what they saw wrong in ``errors``."""
+
+    def __init__(self, store: Any, w: Workload, plans: list[list[_WriteOp]],
+                 allowed: dict[int, set[bytes]], ops: int, phase: Phase) -> None:
+        self.store, self.w, self.plans, self.allowed = store, w, plans, allowed
+        self.ops, self.phase = ops, phase
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+
+    def write(self, k: int, j: int, _rng: random.Random) -> None:
+        _apply(self.store, self.w, self.plans[k][j])
+        if j == self.ops - 1:
+            self.phase.advance(self.ops)
+
+    def read(self, _k: int, j: int, local: random.Random) -> None:
+        if j == self.ops - 1:
+            self.phase.advance(self.ops)
+        w = self.w
+        i = local.randrange(w.n)
+        rec = self.store.get(w.id(i))
         if rec is None:
-            if i not in allowed:
-                with lock:
-                    errors.append(f"reader: {w.id(i)} vanished; no writer removes it")
+            if i not in self.allowed:
+                self._error(f"reader: {w.id(i)} vanished; no writer removes it")
             return
         content = bytes(rec.content)
         if content == w.content(i):
             ok = same_record(rec, w.id(i), w.embedding(i), content, w.confidence(i))
         else:
-            ok = content in allowed.get(i, set()) and same_record(
-                rec, w.id(i), emb_for(i, content), content, 0.5)
+            ok = content in self.allowed.get(i, set()) and same_record(
+                rec, w.id(i), _embedding_for(w, i, content), content, 0.5)
         if not ok:
-            with lock:
-                errors.append(f"reader: {w.id(i)} read as a record never put: "
-                              f"{describe_record(rec)}")
+            self._error(f"reader: {w.id(i)} read as a record never put: "
+                        f"{describe_record(rec)}")
 
-    elapsed = run_workload(
-        [Role("writer", writers, write, ops=ops),
-         Role("reader", readers, read, ops=ops, seed=seed * 1000)],
-        # The interpreter's own switch interval: ops_per_s stays comparable across runs.
-        timeout=timeout, interval=sys.getswitchinterval(),
-    ).seconds
-    for plan in plans:
-        for kind, i, content in plan:
-            if kind == "put":
-                model.put(w.id(i), emb_for(i, content), content, 0.5)
-            else:
-                model.remove(w.id(i))
-    problems = errors[:MAX_PROBLEMS]
-    live = sorted(w.index(id) for id in model.ids())
-    problems += _verify_against_model(store, model, w, live, "after the threads", progress)
-    result = ScenarioResult("concurrency", n, problems=problems)
-    result.figure("concurrency.ops_per_s", [(writers + readers) * ops / elapsed], unit="ops/s",
-                  better="none")
-    store.close()
-    return result
+    def _error(self, text: str) -> None:
+        with self.lock:
+            self.errors.append(text)
