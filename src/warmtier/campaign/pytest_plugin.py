@@ -5,7 +5,9 @@ and (in a campaign run) failure records and the counts the merged report shows.
 database to every profile: read only, unless ``$WARMTIER_SHARED_DB_WRITE=1``. An
 unreachable server stops the run at its start, naming the URL. With
 ``$WARMTIER_CAMPAIGN_RESULTS=FILE`` (set by :mod:`warmtier.campaign.run`) every failure
-becomes a record and the run's counts (tests, examples, crash rounds, schedules) go to FILE.
+becomes a record and the run's counts (tests, examples, crash rounds, schedules) and the
+seconds of each unit (``$WARMTIER_CAMPAIGN_UNITS``: its test files' setup, call and
+teardown, summed) go to FILE.
 ``--hypothesis-profile=replay`` runs only the examples the databases hold: no new search.
 """
 
@@ -34,10 +36,12 @@ from warmtier.campaign.shared_db import (
 )
 from warmtier.testing.properties import profiles
 
-__all__ = ["PROGRESS_ENV", "REPLAY_PROFILE", "RESULTS_ENV", "SUITE_ENV"]
+__all__ = ["PROGRESS_ENV", "REPLAY_PROFILE", "RESULTS_ENV", "SUITE_ENV", "UNITS_ENV"]
 
 RESULTS_ENV = "WARMTIER_CAMPAIGN_RESULTS"
 SUITE_ENV = "WARMTIER_CAMPAIGN_SUITE"
+#: The run's unit targets, as a JSON list (a test file or a directory of them).
+UNITS_ENV = "WARMTIER_CAMPAIGN_UNITS"
 PROGRESS_ENV = "WARMTIER_PROGRESS_SECONDS"
 REPLAY_PROFILE = "replay"
 
@@ -83,6 +87,7 @@ class _Campaign:
         self.counts: dict[str, float] = {}
         self.failures: list[tuple[str, str]] = []  # (nodeid, text)
         self.passed: dict[str, str] = {}
+        self.file_seconds: dict[str, float] = {}  # test file -> setup + call + teardown
         self.interval = float(os.environ.get(PROGRESS_ENV, "60"))
 
     def add(self, name: str, value: float) -> None:
@@ -161,6 +166,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     campaign = _current
     if campaign is None:
         return
+    path = report.nodeid.split("::")[0]
+    campaign.file_seconds[path] = campaign.file_seconds.get(path, 0.0) + float(report.duration)
     if report.when == "teardown":
         campaign.done += 1
         stats = report.__dict__.get("_hypothesis_stats")
@@ -220,6 +227,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             f"{pending}; the next run pushes them")
 
 
+def _unit_seconds(campaign: _Campaign, suite: str) -> dict[str, float]:
+    from warmtier.campaign.durations import unit_seconds
+
+    try:
+        targets = [str(t) for t in json.loads(os.environ.get(UNITS_ENV) or "[]")]
+    except ValueError:
+        targets = []
+    return unit_seconds(campaign.file_seconds, suite, targets)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     campaign = _current
     out = os.environ.get(RESULTS_ENV)
@@ -227,7 +244,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         return
     campaign.progress(force=True)
     from warmtier.campaign.records import FailureRecord, RecordStore
-    from warmtier.testing.meta.first_failure import replay_line
+    from warmtier.campaign.replays import campaign_replay
     from warmtier.testing.plugin import store_spec
 
     suite = os.environ.get(SUITE_ENV, "tests")
@@ -235,7 +252,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     store = RecordStore(os.environ.get(SHARED_ENV), writable=True)
     failures = []
     for nodeid, text in campaign.failures:
-        replay = replay_line(text, nodeid, spec, profiles.active_profile())
+        replay = campaign_replay(text, nodeid, spec, profiles.active_profile(),
+                                 session.config.getoption("crash_seed", default=None))
         seen = FailureRecord.observed(suite=suite, test=nodeid, text=text, replay=replay,
                                       store=spec)
         record, new = store.add(seen)
@@ -246,6 +264,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     result = {"suite": suite, "tests": campaign.done, "exitstatus": int(exitstatus),
               "seconds": round(time.monotonic() - campaign.start, 2),
               "counts": campaign.counts, "failures": failures,
+              "unit_seconds": _unit_seconds(campaign, suite),
               "shared_db_down": store.down and bool(os.environ.get(SHARED_ENV))}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1), encoding="utf-8")

@@ -43,6 +43,7 @@ PASSES = "warmtier:passes"
 FAILING = "failing"
 FIXED = "fixed"
 
+_POWER_LOSS = re.compile(r"--(?:crash-)?replay[= ]'?\d+:pl\b")
 _NOISE = re.compile(r"0x[0-9a-fA-F]+|\b\d+(\.\d+)?\b|'[^']{12,}'|/\S+")
 
 
@@ -89,11 +90,13 @@ def kind_of(replay: str, text: str = "") -> str:
     'power-loss'
     >>> kind_of("pytest t.py::x -p no:xdist --warmtier-schedule-seed=4")
     'schedule'
+    >>> kind_of("nox -s crash -- --replay 7:op:3 --warmtier-store=m:plain_store")
+    'crash'
     """
     if "zoo_runner" in replay:
         return "zoo"
     if "--replay" in replay or "--crash-replay" in replay:
-        return "power-loss" if ":pl" in replay else "crash"
+        return "power-loss" if _POWER_LOSS.search(replay) else "crash"
     if "--warmtier-schedule-seed" in replay:
         return "schedule"
     if "--crash-seed" in replay:

@@ -3,8 +3,8 @@ examples, rounds, schedules, time, failures new and known), compared with the ni
 
     python -m warmtier.campaign.report reports/campaign/2025-01-31 --markdown summary.md --html report.html
 
-Writes ``summary.json`` into the night's directory (the next night compares with it), and
-the Markdown (for ``$GITHUB_STEP_SUMMARY``) and HTML (with the scale plots inlined) pages.
+Writes ``summary.json`` into the night's directory (the next night compares with it),
+``durations.json`` (seconds per unit: the next night's shards split by it), and the Markdown (for ``$GITHUB_STEP_SUMMARY``) and HTML (with the scale plots inlined) pages.
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from warmtier.campaign.durations import FILE_NAME, night_durations
 from warmtier.campaign.sharding import SUITES
 
-__all__ = ["main", "merge", "to_html", "to_markdown"]
+__all__ = ["main", "merge", "to_html", "to_markdown", "write_durations"]
 
 _COUNTS = (("examples", "examples"), ("replayed", "replayed first"),
            ("crash_rounds", "kill rounds"), ("images", "power-loss images"),
@@ -28,10 +29,23 @@ _COUNTS = (("examples", "examples"), ("replayed", "replayed first"),
            ("zoo_members", "zoo members"))
 
 
+def _shards(night_dir: Path) -> list[dict[str, Any]]:
+    return [json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted(night_dir.glob("shard-*-of-*.json"))]
+
+
+def write_durations(night_dir: Path) -> Path:
+    """Write the night's ``durations.json``: the seconds each unit took on its shard
+    (units that did not run keep the latest earlier night's); return its path."""
+    out = night_dir / FILE_NAME
+    out.write_text(json.dumps(night_durations(_shards(night_dir), night_dir), indent=1),
+                   encoding="utf-8")
+    return out
+
+
 def merge(night_dir: Path) -> dict[str, Any]:
     """Fold ``shard-*-of-N.json`` of one night into one summary (missing shards listed)."""
-    shards = [json.loads(p.read_text(encoding="utf-8"))
-              for p in sorted(night_dir.glob("shard-*-of-*.json"))]
+    shards = _shards(night_dir)
     totals = {int(s["shard"].split("/")[1]) for s in shards}
     expected = max(totals) if totals else 0
     seen = sorted(int(s["shard"].split("/")[0]) for s in shards)
@@ -146,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary = merge(night)
     before = previous(night)
     (night / "summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    write_durations(night)
     markdown = to_markdown(summary, before)
     print(markdown)
     if args.markdown:

@@ -20,11 +20,14 @@ import shlex
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from warmtier.campaign.pytest_plugin import PROGRESS_ENV, RESULTS_ENV, SUITE_ENV
+from warmtier.campaign.durations import DurationsWarning, newest, zoo_seconds
+from warmtier.campaign.durations import load as load_durations
+from warmtier.campaign.pytest_plugin import PROGRESS_ENV, RESULTS_ENV, SUITE_ENV, UNITS_ENV
 from warmtier.campaign.records import FailureRecord, RecordStore, commit, machine, now
 from warmtier.campaign.sharding import SUITES, Shard, Unit, night_seed, plan, split
 from warmtier.campaign.shared_db import (
@@ -38,7 +41,7 @@ from warmtier.campaign.shared_db import (
 )
 from warmtier.testing.concurrency.pytest_plugin import SCHEDULE_BASE_ENV
 
-__all__ = ["main", "zoo_members"]
+__all__ = ["main", "zoo_members", "zoo_results"]
 
 _SKIP_ZOO = {"registry", "runner", "conftest"}
 
@@ -72,7 +75,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--night", default=None, help="the night's date (default: today, UTC)")
     p.add_argument("--seed", type=int, default=None, help="the shard's seed (default: by night)")
     p.add_argument("--durations", default=None,
-                   help="JSON unit name -> seconds (the same file on every shard)")
+                   help="JSON unit name -> seconds, the same file on every shard (default: "
+                   "the newest durations.json of an earlier night under --out)")
     p.add_argument("--out", default="reports/campaign", help="where shard results go")
     p.add_argument("--timeout", type=float, default=4 * 3600.0, help="seconds per pytest run")
     p.add_argument("--pytest-arg", action="append", default=[],
@@ -102,57 +106,52 @@ def _pytest_command(suite: str, targets: Sequence[str], args: argparse.Namespace
     return [[*common, "-m", "not timing", *xdist], [*common, "-m", "timing"]]
 
 
+def _add_run(total: dict[str, Any], data: dict[str, Any]) -> None:
+    """Fold one pytest run's results file into its suite's totals."""
+    total["tests"] += data["tests"]
+    total["failures"] += data["failures"]
+    total["shared_db_down"] = total.get("shared_db_down") or data.get("shared_db_down")
+    for key, value in data["counts"].items():
+        total["counts"][key] = total["counts"].get(key, 0) + value
+    for name, seconds in data.get("unit_seconds", {}).items():
+        total["unit_seconds"][name] = round(total["unit_seconds"].get(name, 0.0) + seconds, 3)
+
+
 def _run_pytest(suite: str, units: list[Unit], args: argparse.Namespace, seed: int,
                 run_dir: Path, env: dict[str, str]) -> dict[str, Any]:
     total: dict[str, Any] = {"units": len(units), "seconds": 0.0, "tests": 0, "failures": [],
-                             "counts": {}}
-    for i, cmd in enumerate(_pytest_command(suite, [u.target for u in units], args, seed,
-                                            run_dir)):
+                             "counts": {}, "unit_seconds": {}}
+    targets = [u.target for u in units]
+    run_env = {**env, SUITE_ENV: suite, UNITS_ENV: json.dumps(targets)}
+    for i, cmd in enumerate(_pytest_command(suite, targets, args, seed, run_dir)):
         out = run_dir / f"{suite}-{i}.json"
         out.unlink(missing_ok=True)
         print(f"[campaign] {suite}: {shlex.join(cmd[1:])}", flush=True)
         started = time.monotonic()
         try:
-            proc = subprocess.run(cmd, env={**env, RESULTS_ENV: str(out), SUITE_ENV: suite},
+            proc = subprocess.run(cmd, env={**run_env, RESULTS_ENV: str(out)},
                                   timeout=args.timeout, check=False)
             code = proc.returncode
         except subprocess.TimeoutExpired:
             code = -1
-        seconds = time.monotonic() - started
-        total["seconds"] += seconds
+        total["seconds"] += time.monotonic() - started
         if not out.exists():
             if code not in (0, 5):
                 total["failures"].append({"id": "-", "test": f"{suite} run", "kind": "error",
                                           "new": False, "replay": shlex.join(cmd[1:]),
                                           "message": f"pytest exited {code} without results"})
             continue
-        data = json.loads(out.read_text(encoding="utf-8"))
-        total["tests"] += data["tests"]
-        total["failures"] += data["failures"]
-        total["shared_db_down"] = total.get("shared_db_down") or data.get("shared_db_down")
-        for key, value in data["counts"].items():
-            total["counts"][key] = total["counts"].get(key, 0) + value
+        _add_run(total, json.loads(out.read_text(encoding="utf-8")))
     return total
 
 
-def _run_zoo(units: list[Unit], args: argparse.Namespace, root: Path, run_dir: Path,
-             env: dict[str, str], store: RecordStore) -> dict[str, Any]:
-    report = run_dir / "zoo.json"
-    jobs = str(os.cpu_count() or 2) if args.workers == "auto" else str(args.workers)
-    cmd = [sys.executable, "-m", "warmtier.testing.meta.zoo_runner", "--registry", "tests.zoo.registry",
-           "--only", ",".join(u.target for u in units), "--json", str(report.resolve()),
-           "--profile", "ci", "--jobs", jobs, "--until-caught"]
-    print(f"[campaign] zoo: {shlex.join(cmd[1:])}", flush=True)
-    started = time.monotonic()
-    subprocess.run(cmd, env={**env, "PYTHONPATH": str(root)}, cwd=root, check=False,
-                   timeout=args.timeout)
-    total: dict[str, Any] = {"units": len(units), "seconds": time.monotonic() - started,
-                             "tests": 0, "failures": [], "counts": {}}
-    if not report.exists():
-        total["failures"].append({"id": "-", "test": "zoo run", "kind": "error", "new": False,
-                                  "replay": shlex.join(cmd[1:]), "message": "no zoo report"})
-        return total
-    rows = json.loads(report.read_text(encoding="utf-8"))["rows"]
+def zoo_results(rows: list[dict[str, Any]], units: int, seconds: float,
+                store: RecordStore) -> dict[str, Any]:
+    """The zoo's part of a shard from the zoo runner's rows: a record (kind ``zoo``, with
+    the command that reruns the member) for every member not caught, a pass for every
+    caught one, and each member's seconds."""
+    total: dict[str, Any] = {"units": units, "seconds": seconds, "tests": 0, "failures": [],
+                             "counts": {}, "unit_seconds": zoo_seconds(rows, seconds)}
     caught: dict[str, str] = {}
     for row in rows:
         total["tests"] += 1
@@ -174,6 +173,122 @@ def _run_zoo(units: list[Unit], args: argparse.Namespace, root: Path, run_dir: P
     return total
 
 
+def _run_zoo(units: list[Unit], args: argparse.Namespace, root: Path, run_dir: Path,
+             env: dict[str, str], store: RecordStore) -> dict[str, Any]:
+    report = run_dir / "zoo.json"
+    report.unlink(missing_ok=True)  # never read an earlier run's verdicts
+    jobs = str(os.cpu_count() or 2) if args.workers == "auto" else str(args.workers)
+    cmd = [sys.executable, "-m", "warmtier.testing.meta.zoo_runner", "--registry", "tests.zoo.registry",
+           "--only", ",".join(u.target for u in units), "--json", str(report.resolve()),
+           "--profile", "ci", "--jobs", jobs, "--until-caught"]
+    print(f"[campaign] zoo: {shlex.join(cmd[1:])}", flush=True)
+    started = time.monotonic()
+    subprocess.run(cmd, env={**env, "PYTHONPATH": str(root)}, cwd=root, check=False,
+                   timeout=args.timeout)
+    seconds = time.monotonic() - started
+    if not report.exists():
+        return {"units": len(units), "seconds": seconds, "tests": 0, "counts": {},
+                "unit_seconds": {}, "failures": [{
+                    "id": "-", "test": "zoo run", "kind": "error", "new": False,
+                    "replay": shlex.join(cmd[1:]), "message": "no zoo report"}]}
+    rows = json.loads(report.read_text(encoding="utf-8"))["rows"]
+    return zoo_results(rows, len(units), seconds, store)
+
+
+def _check_shared_db(url: str) -> bool:
+    """Stop (False, the error printed) when the server is unreachable; else push the
+    writes that waited from an earlier run."""
+    try:
+        check(url)
+    except SharedDatabaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+    pushed = push_pending_examples(url) + RecordStore(url, writable=True).push_pending()
+    if pushed:
+        print(f"[campaign] pushed {pushed} writes that waited from an earlier run", flush=True)
+    return True
+
+
+def _durations(args: argparse.Namespace, night: str) -> dict[str, float]:
+    """``--durations FILE``, else the newest ``durations.json`` of an earlier night under
+    ``--out``, else nothing (the per-suite estimates)."""
+    path = Path(args.durations) if args.durations else newest(Path(args.out), night)
+    if path is None:
+        return {}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DurationsWarning)
+        known = load_durations(path)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr, flush=True)
+    if known:
+        print(f"[campaign] split by the durations of {path} ({len(known)} units; "
+              "the others by estimate)", flush=True)
+    return known
+
+
+def _plan_units(args: argparse.Namespace, root: Path, night: str) -> list[Unit] | None:
+    """Every unit of the chosen suites and ``--select``; None (error printed) when a
+    suite is unknown."""
+    suites = [s for s in args.suites.split(",") if s]
+    unknown = sorted(set(suites) - set(SUITES))
+    if unknown:
+        print(f"error: unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}",
+              file=sys.stderr)
+        return None
+    units = plan(root, suites, zoo_members(root), _durations(args, night))
+    if args.select:
+        wanted = args.select.split(",")
+        units = [u for u in units if any(w in u.name for w in wanted)]
+    return units
+
+
+def _campaign_env(args: argparse.Namespace, seed: int, url: str | None) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({SCHEDULE_BASE_ENV: str(seed), "WARMTIER_HYPOTHESIS_PROFILE": args.profile,
+                PROGRESS_ENV: env.get(PROGRESS_ENV, "60")})
+    if url:
+        env.update({SHARED_ENV: url, WRITE_ENV: "1", CHECKED_ENV: "1"})
+    return env
+
+
+def _run_groups(mine: list[Unit], args: argparse.Namespace, shard: Shard, seed: int,
+                root: Path, run_dir: Path, env: dict[str, str],
+                store: RecordStore) -> dict[str, Any]:
+    """Run this shard's units suite by suite; each suite's results."""
+    begun = time.monotonic()
+    results: dict[str, Any] = {}
+    groups = [(s, [u for u in mine if u.suite == s]) for s in SUITES]
+    groups = [(s, g) for s, g in groups if g]
+    for i, (suite, group) in enumerate(groups, 1):
+        if suite == "zoo":
+            results[suite] = _run_zoo(group, args, root, run_dir, env, store)
+        else:
+            results[suite] = _run_pytest(suite, group, args, seed, run_dir, env)
+        elapsed = time.monotonic() - begun
+        left = sum(u.seconds for _, g in groups[i:] for u in g)
+        print(f"[campaign] shard {shard}: {i}/{len(groups)} suites done, {elapsed / 60:.1f} min"
+              f", ~{left / 60:.0f} min left (estimate)", flush=True)
+    return results
+
+
+def _write_summary(args: argparse.Namespace, night: str, shard: Shard, seed: int,
+                   url: str | None, mine: list[Unit], planned: int, started: str,
+                   begun: float, results: dict[str, Any]) -> int:
+    """Write ``shard-I-of-N.json``; the exit status (1 when anything failed)."""
+    unit_seconds = {name: seconds for r in results.values()
+                    for name, seconds in r.get("unit_seconds", {}).items()}
+    summary = {"night": night, "shard": str(shard), "seed": seed, "commit": commit(),
+               "machine": machine(), "started": started, "finished": now(),
+               "seconds": round(time.monotonic() - begun, 2), "units": [u.name for u in mine],
+               "planned_units": planned, "shared_db": redact(url) if url else None,
+               "suites": results, "unit_seconds": dict(sorted(unit_seconds.items()))}
+    out = Path(args.out) / night / f"shard-{shard.index}-of-{shard.total}.json"
+    out.write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    failed = sum(len(r["failures"]) for r in results.values())
+    print(f"[campaign] shard {shard} done: {failed} failure(s); wrote {out}", flush=True)
+    return 1 if failed else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -188,26 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     night = args.night or datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
     seed = args.seed if args.seed is not None else night_seed(night, shard)
     url = args.shared_db or None
-    if url:
-        try:
-            check(url)
-        except SharedDatabaseError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        pushed = push_pending_examples(url) + RecordStore(url, writable=True).push_pending()
-        if pushed:
-            print(f"[campaign] pushed {pushed} writes that waited from an earlier run", flush=True)
-    suites = [s for s in args.suites.split(",") if s]
-    unknown = sorted(set(suites) - set(SUITES))
-    if unknown:
-        print(f"error: unknown suite(s) {', '.join(unknown)}; choose from {', '.join(SUITES)}",
-              file=sys.stderr)
+    if url and not _check_shared_db(url):
         return 2
-    durations = json.loads(Path(args.durations).read_text()) if args.durations else {}
-    units = plan(root, suites, zoo_members(root), durations)
-    if args.select:
-        wanted = args.select.split(",")
-        units = [u for u in units if any(w in u.name for w in wanted)]
+    units = _plan_units(args, root, night)
+    if units is None:
+        return 2
     mine = split(units, shard.total)[shard.index - 1]
     run_dir = Path(args.out) / night / f"shard-{shard.index}-of-{shard.total}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -217,35 +317,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"[campaign] {len(mine)} of {len(units)} units, ~{sum(u.seconds for u in mine) / 60:.0f}"
           f" min estimated; shared database: {redact(url) if url else 'none (local only)'}",
           flush=True)
-    env = dict(os.environ)
-    env.update({SCHEDULE_BASE_ENV: str(seed), "WARMTIER_HYPOTHESIS_PROFILE": args.profile,
-                PROGRESS_ENV: env.get(PROGRESS_ENV, "60")})
-    if url:
-        env.update({SHARED_ENV: url, WRITE_ENV: "1", CHECKED_ENV: "1"})
+    env = _campaign_env(args, seed, url)
     store = RecordStore(url, writable=True)
     started, begun = now(), time.monotonic()
-    results: dict[str, Any] = {}
-    groups = [(s, [u for u in mine if u.suite == s]) for s in SUITES]
-    groups = [(s, g) for s, g in groups if g]
-    for i, (suite, group) in enumerate(groups, 1):
-        if suite == "zoo":
-            results[suite] = _run_zoo(group, args, root, run_dir, env, store)
-        else:
-            results[suite] = _run_pytest(suite, group, args, seed, run_dir, env)
-        elapsed = time.monotonic() - begun
-        left = sum(u.seconds for _, g in groups[i:] for u in g)
-        print(f"[campaign] shard {shard}: {i}/{len(groups)} suites done, {elapsed / 60:.1f} min"
-              f", ~{left / 60:.0f} min left (estimate)", flush=True)
-    summary = {"night": night, "shard": str(shard), "seed": seed, "commit": commit(),
-               "machine": machine(), "started": started, "finished": now(),
-               "seconds": round(time.monotonic() - begun, 2), "units": [u.name for u in mine],
-               "planned_units": len(units), "shared_db": redact(url) if url else None,
-               "suites": results}
-    out = Path(args.out) / night / f"shard-{shard.index}-of-{shard.total}.json"
-    out.write_text(json.dumps(summary, indent=1), encoding="utf-8")
-    failed = sum(len(r["failures"]) for r in results.values())
-    print(f"[campaign] shard {shard} done: {failed} failure(s); wrote {out}", flush=True)
-    return 1 if failed else 0
+    results = _run_groups(mine, args, shard, seed, root, run_dir, env, store)
+    return _write_summary(args, night, shard, seed, url, mine, len(units), started, begun,
+                          results)
 
 
 if __name__ == "__main__":
