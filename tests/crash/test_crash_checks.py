@@ -58,7 +58,7 @@ def test_the_oracle_log_tells_completed_from_in_flight(tmp_path: os.PathLike[str
 
 
 def test_a_replay_spelling_round_trips() -> None:
-    for text in ("fp:put.before_publish:replace:2", "hit:9", "op:0", "time:15", "end", "pl:7",
+    for text in ("fp:put.before_publish:replace:2", "hit:9", "op:0", "time:15", "end", "pl:7", "pl:7:40",
                  "fz:12", "raise:flush.after_retire:flush:2", "enospc:grow.slots.before_extend:put:1"):
         assert str(KillPoint.parse(text)) == text
     assert parse_replay("42:fp:a.b:put:1") == (42, KillPoint("fp", "a.b", "put", 1))

@@ -43,7 +43,8 @@ def test_replay_reproduces_the_printed_failure(
                         + "\n  ".join(outcome.problems), pytrace=False)
         return
     if point.kind == "pl":
-        run = PowerLossRun(store_class, store_spec, crash_workdir, seed, ops=80, only=point.number)
+        run = PowerLossRun(store_class, store_spec, crash_workdir, seed, ops=point.ops or 80,
+                           only=point.number)
         result = run.run()
         assert result.crash_points == 1, (
             f"seed {seed} has no crash point {point.number} (the workload captured fewer)")

@@ -69,7 +69,9 @@ def test_an_engine_without_syncs_is_caught_with_a_replay_that_reruns_the_crash_p
     line = report.splitlines()[-1]
     assert line.startswith("replay: nox -s crash -- --replay 1:pl:"), report
     seed, point = parse_replay(line.split("--replay ")[1].split()[0])
-    again = PowerLossRun(cls, _spec(cls), crash_workdir, seed, ops=80, only=point.number).run()
+    assert point.ops == 40, f"expected the replay to name the run's 40 operations: {line}"
+    again = PowerLossRun(cls, _spec(cls), crash_workdir, seed, ops=point.ops,
+                         only=point.number).run()
     assert again.crash_points == 1 and again.failures, f"the replay found nothing:\n{report}"
     assert again.failures[0].splitlines()[0] == report.splitlines()[0], again.failures[0]
 

@@ -10,7 +10,7 @@ point's images are opened in an isolated child (``isolate``) and judged by the c
 every id holds its value as of the last completed ``flush()``/``compact()`` or a later
 one; a store that syncs more is simply more durable, which its images show. A failure
 names the crash point, the last sync of each file, the image's choice of pages and names,
-and the replay command (``SEED:pl:N``: the traced run again, checking point N alone).
+and the replay command (``SEED:pl:N:OPS``: the traced run again, checking point N alone).
 """
 
 from __future__ import annotations
@@ -186,7 +186,7 @@ class PowerLossRun:
         return (f"power-loss run of store {self.store_spec}, seed {self.seed}: the traced "
                 f"workload {how} after {self._completed} operation(s), before its end "
                 "(its stderr is above)\n"
-                f"replay: {replay_command(self.seed, KillPoint('pl', number=1), self.store_spec)}")
+                f"replay: {self._replay(1)}")
 
     # -- crash points, seen while the child is stopped ------------------------------------
 
@@ -269,8 +269,13 @@ class PowerLossRun:
             *[f"    {line}" for line in disk.syncs()],
             "  problems:",
             *[f"    {p}" for p in problems],
-            f"replay: {replay_command(self.seed, KillPoint('pl', number=point.number), self.store_spec)}",
+            f"replay: {self._replay(point.number)}",
         ])
+
+    def _replay(self, number: int) -> str:
+        """The command that checks crash point ``number`` of this very workload alone."""
+        point = KillPoint("pl", number=number, ops=len(self.ops))
+        return replay_command(self.seed, point, self.store_spec)
 
     def _check_image(self, image: dict[str, bytes], completed: int, started: int,
                      deep: bool) -> list[str]:
