@@ -30,6 +30,10 @@ class ExtentAllocator:
     Free extents live twice: ``_by_offset`` (offset -> length, for coalescing) and
     ``_by_size`` (sorted ``length << 48 | offset`` keys, for best fit: one int compares
     faster than a tuple). ``allocate`` and ``free`` are O(log n) in the free extents.
+    The exception is the *tail*, the free extent that ends the arena, ``[_tail, size)``:
+    it lives in ``_tail`` alone, so an appending writer carves each extent from it in
+    O(1) (best fit still decides between it and the indexed extents), and growing the
+    arena only moves ``size``.
 
     >>> a = ExtentAllocator(100)
     >>> a.allocate(30), a.allocate(30)
@@ -46,9 +50,8 @@ class ExtentAllocator:
         self._size = size
         self._by_offset: SortedDict = SortedDict()
         self._by_size: SortedList = SortedList()
-        self._free_bytes = 0
-        if size:
-            self._insert(0, size)
+        self._tail = 0  # [_tail, _size) is free, and no indexed extent ends at _tail
+        self._free_bytes = size
 
     @classmethod
     def from_allocated(
@@ -83,11 +86,15 @@ class ExtentAllocator:
         starts, gap_lens = gap_starts[keep], (gap_ends - gap_starts)[keep]
         alloc = cls(0)
         alloc._size = size
+        alloc._free_bytes = int(gap_lens.sum())
+        alloc._tail = size
+        if len(starts) and int(starts[-1] + gap_lens[-1]) == size:
+            alloc._tail = int(starts[-1])
+            starts, gap_lens = starts[:-1], gap_lens[:-1]
         alloc._by_offset = SortedDict(zip(starts.tolist(), gap_lens.tolist(), strict=True))
         alloc._by_size = SortedList(
             (n << _SHIFT) | o for n, o in zip(gap_lens.tolist(), starts.tolist(), strict=True)
         )
-        alloc._free_bytes = int(gap_lens.sum())
         return alloc
 
     # -- queries ---------------------------------------------------------------------
@@ -110,21 +117,20 @@ class ExtentAllocator:
     @property
     def high_water(self) -> int:
         """End of the last allocated extent (0 if none): the span in use, holes included."""
-        if not self._by_offset:
-            return self._size
-        last_off = self._by_offset.keys()[-1]
-        if last_off + self._by_offset[last_off] == self._size:
-            return int(last_off)
-        return self._size
+        return self._tail
 
     @property
     def largest_free(self) -> int:
         """Length of the largest free extent (0 if none)."""
-        return int(self._by_size[-1] >> _SHIFT) if self._by_size else 0
+        indexed = int(self._by_size[-1] >> _SHIFT) if self._by_size else 0
+        return max(indexed, self._size - self._tail)
 
     def free_extents(self) -> list[tuple[int, int]]:
         """Free extents as ``(offset, length)``, by offset."""
-        return [(int(o), int(n)) for o, n in self._by_offset.items()]
+        extents = [(int(o), int(n)) for o, n in self._by_offset.items()]
+        if self._tail < self._size:
+            extents.append((self._tail, self._size - self._tail))
+        return extents
 
     # -- changes ---------------------------------------------------------------------
 
@@ -132,15 +138,25 @@ class ExtentAllocator:
         """Offset of a new extent of ``n`` > 0 bytes, or None if no free extent holds it."""
         if n <= 0:
             raise AllocatorError(f"allocation size must be positive; got {n}")
-        i = self._by_size.bisect_left(n << _SHIFT)
-        if i == len(self._by_size):
+        tail_length = self._size - self._tail
+        by_size = self._by_size
+        if by_size:
+            i = by_size.bisect_left(n << _SHIFT)
+            if i < len(by_size):
+                key = by_size[i]
+                length = key >> _SHIFT
+                if not n <= tail_length < length:  # the tail is not the better fit
+                    offset = key & _MASK
+                    self._remove(offset, length)
+                    if length > n:
+                        self._insert(offset + n, length - n)
+                    return int(offset)
+        if tail_length < n:
             return None
-        key = self._by_size[i]
-        length, offset = key >> _SHIFT, key & _MASK
-        self._remove(offset, length)
-        if length > n:
-            self._insert(offset + n, length - n)
-        return int(offset)
+        offset = self._tail
+        self._tail = offset + n
+        self._free_bytes -= n
+        return offset
 
     def free(self, offset: int, n: int) -> None:
         """Return ``[offset, offset + n)`` to the free extents, merged with its neighbours."""
@@ -149,6 +165,8 @@ class ExtentAllocator:
         end = offset + n
         if offset < 0 or end > self._size:
             raise AllocatorError(f"free of [{offset}, {end}) outside the arena of {self._size}")
+        if end > self._tail:
+            raise AllocatorError(f"double free: [{offset}, {end}) overlaps the free tail")
         idx = self._by_offset.bisect_right(offset)
         if idx > 0:
             prev_off = self._by_offset.keys()[idx - 1]
@@ -166,6 +184,10 @@ class ExtentAllocator:
             if prev_off + prev_len == offset:
                 self._remove(prev_off, prev_len)
                 start, length = prev_off, length + prev_len
+        if end == self._tail:
+            self._tail = start
+            self._free_bytes += length
+            return
         nxt = self._by_offset.get(end)
         if nxt is not None:
             self._remove(end, nxt)
@@ -176,11 +198,8 @@ class ExtentAllocator:
         """Extend the arena to ``new_size`` bytes; the new tail is free (merged with the old)."""
         if new_size < self._size:
             raise AllocatorError(f"cannot shrink the arena from {self._size} to {new_size}")
-        if new_size == self._size:
-            return
-        old = self._size
-        self._size = new_size
-        self.free(old, new_size - old)
+        self._free_bytes += new_size - self._size
+        self._size = new_size  # the tail (empty or not) now runs to the new end
 
     # -- invariants ------------------------------------------------------------------
 
@@ -191,6 +210,10 @@ class ExtentAllocator:
         by_size = sorted((k & _MASK, k >> _SHIFT) for k in self._by_size)
         if by_offset != by_size:
             problems.append("allocator: the by-offset and by-size indexes disagree")
+        if not 0 <= self._tail <= self._size:
+            problems.append(f"allocator: the free tail starts at {self._tail}, outside the arena")
+        elif self._tail < self._size:
+            by_offset = sorted([*by_offset, (self._tail, self._size - self._tail)])
         total = 0
         prev_end = -1
         for off, n in by_offset:

@@ -21,6 +21,9 @@ class MergeKeepsNeighbourStore(WarmTierStore):
     class _Allocator(ExtentAllocator):
         def free(self, offset: int, n: int) -> None:
             nxt = self._by_offset.get(offset + n)
+            if nxt is None and offset + n == self._tail < self._size:  # the free tail
+                self._insert(offset, n + self._size - self._tail)  # BUG: the tail stays too
+                return
             if nxt is None:
                 super().free(offset, n)
                 return

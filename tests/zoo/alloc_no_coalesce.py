@@ -18,6 +18,14 @@ CAUGHT_BY = ("properties",)
 class _NoRightCoalesce(ExtentAllocator):
     def free(self, offset: int, n: int) -> None:
         right = self._by_offset.get(offset + n)
+        if right is None and offset + n == self._tail < self._size:  # the free tail
+            tail, right = self._tail, self._size - self._tail
+            self._tail, self._free_bytes = self._size, self._free_bytes - right
+            try:
+                super().free(offset, n)  # merges with the left neighbour only ...
+            finally:
+                self._tail, self._free_bytes = tail, self._free_bytes + right  # BUG: likewise
+            return
         if right is None:
             super().free(offset, n)
             return

@@ -24,6 +24,9 @@ class _OffByOneSplit(ExtentAllocator):
         if rest is not None:  # the split's remainder: move its start back one byte
             self._remove(offset + n, rest)
             self._insert(offset + n - 1, rest + 1)  # BUG: should stay at offset + n
+        elif self._tail == offset + n < self._size:  # the remainder is the free tail
+            self._tail -= 1  # BUG: likewise
+            self._free_bytes += 1
         return offset
 
 
