@@ -160,7 +160,8 @@ def zoo_results(rows: list[dict[str, Any]], units: int, seconds: float,
             caught[test] = now()
             continue
         replay = shlex.join(["python", "-m", "warmtier.testing.meta.zoo_runner", "--only",
-                             row["name"], "--profile", "ci"])
+                             row["name"], "--profile", "ci",
+                             "--json", f"reports/zoo-replay-{row['name']}.json"])
         seen = FailureRecord.observed(suite="zoo", test=test, replay=replay, store=row["spec"],
                                       text=f"E   zoo verdict: {row['status']}")
         record, new = store.add(seen)
