@@ -33,6 +33,7 @@ from warmtier.perf.workload import TEXT_MIX, Workload
 
 DIM = 768
 REFILL = 10_000
+_SIZES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}  # --scales label -> records
 SINGLE_OPS = ("put", "get", "remove_half", "put_10k_more")
 OPS = ("build", "put", "get", "scan", "search", "remove_half", "put_10k_more", "compact", "open",
        "open_recent")
@@ -438,6 +439,19 @@ def bar_chart(results: dict[str, Any], peers: list[str], path: Path) -> bool:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    scales = [s.strip() for s in args.scales.split(",") if s.strip()]
+    classes = _select(available(), args.peers)
+    versions = {c.name: c.version() for c in classes}
+    for name, v in versions.items():
+        log(f"peer {name}: {v}")
+    results = _run_all(classes, scales, args)
+    _write(results, _meta(args, scales, classes, versions), args.out)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line's options (``--help``)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default="10k,100k", help="comma list (default 10k,100k)")
@@ -448,63 +462,91 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--peers", default="", help="comma list of peer names to keep")
     parser.add_argument("--out", type=Path, default=Path("reports/bench"))
     parser.add_argument("--tmp", type=Path, default=None, help="scratch directory root")
-    args = parser.parse_args(argv)
-    sizes = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
-    scales = [s.strip() for s in args.scales.split(",") if s.strip()]
-    classes = available()
-    if args.peers:
-        keep = {p.strip() for p in args.peers.split(",")}
-        classes = [c for c in classes if c.name in keep or c.family in keep]
-    versions = {c.name: c.version() for c in classes}
-    for name, v in versions.items():
-        log(f"peer {name}: {v}")
+    return parser
+
+
+def _select(classes: list[type[Peer]], peers: str) -> list[type[Peer]]:
+    """The peers named in the comma list ``peers`` (by name or family); all if it is empty."""
+    if not peers:
+        return classes
+    keep = {p.strip() for p in peers.split(",")}
+    return [c for c in classes if c.name in keep or c.family in keep]
+
+
+def _run_all(
+    classes: Sequence[type[Peer]], scales: Sequence[str], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Every scale (and the 1M round with ``--scale=1m``) in one scratch directory,
+    removed at the end: scale label -> peer name -> medians."""
     results: dict[str, Any] = {}
     root = Path(tempfile.mkdtemp(prefix="warmtier-bench-", dir=args.tmp))
     try:
         for label in scales:
-            n = sizes[label]
-            data = Dataset(n, args.dim, seed=11, preload=True)
-            reps: dict[str, list[dict[str, Any]]] = {c.name: [] for c in classes}
-            for rep in range(args.reps):
-                order = classes[rep % len(classes):] + classes[: rep % len(classes)]
-                for cls in order:
-                    t0 = time.perf_counter()
-                    reps[cls.name].append(run_peer(cls, data, root))
-                    log(f"{label} rep {rep + 1}/{args.reps} {cls.name}: "
-                        f"{time.perf_counter() - t0:.1f} s")
-            results[label] = {name: median_of(r) for name, r in reps.items() if r}
-            del data
+            results[label] = _run_scale(label, classes, root, dim=args.dim, reps=args.reps)
             gc.collect()
         if args.scale == "1m":
-            data = Dataset(1_000_000, args.dim, seed=12, preload=False)
-            # Per-put variants share their batched sibling's format: build those only.
-            big = [c for c in classes if c.batched or c.family in ("warmtier", "dict", "memmap")]
-            big = [c for c in big if not (c.family == "warmtier" and c.batched)]
-            reps = {}
-            for cls in big:
-                t0 = time.perf_counter()
-                reps[cls.name] = run_peer_big(cls, data, root, args.reps)
-                log(f"1m {cls.name}: {time.perf_counter() - t0:.1f} s")
-            results["1m"] = {name: median_of(r) for name, r in reps.items() if r}
+            results["1m"] = _run_1m(classes, root, dim=args.dim, reps=args.reps)
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    peers = [c.name for c in classes]
-    meta = {
+    return results
+
+
+def _run_scale(
+    label: str, classes: Sequence[type[Peer]], root: Path, *, dim: int, reps: int
+) -> dict[str, Any]:
+    """``reps`` rounds of :func:`run_peer` for each peer at the scale ``label`` (each round
+    starts with the next peer); per peer, the medians."""
+    data = Dataset(_SIZES[label], dim, seed=11, preload=True)
+    samples: dict[str, list[dict[str, Any]]] = {c.name: [] for c in classes}
+    for rep in range(reps):
+        order = [*classes[rep % len(classes):], *classes[: rep % len(classes)]]
+        for cls in order:
+            t0 = time.perf_counter()
+            samples[cls.name].append(run_peer(cls, data, root))
+            log(f"{label} rep {rep + 1}/{reps} {cls.name}: {time.perf_counter() - t0:.1f} s")
+    return {name: median_of(r) for name, r in samples.items() if r}
+
+
+def _run_1m(
+    classes: Sequence[type[Peer]], root: Path, *, dim: int, reps: int
+) -> dict[str, Any]:
+    """The 1M round: :func:`run_peer_big` for each peer that builds its own format; per
+    peer, the medians."""
+    data = Dataset(1_000_000, dim, seed=12, preload=False)
+    # Per-put variants share their batched sibling's format: build those only.
+    big = [c for c in classes if c.batched or c.family in ("warmtier", "dict", "memmap")]
+    big = [c for c in big if not (c.family == "warmtier" and c.batched)]
+    samples: dict[str, list[dict[str, Any]]] = {}
+    for cls in big:
+        t0 = time.perf_counter()
+        samples[cls.name] = run_peer_big(cls, data, root, reps)
+        log(f"1m {cls.name}: {time.perf_counter() - t0:.1f} s")
+    return {name: median_of(r) for name, r in samples.items() if r}
+
+
+def _meta(
+    args: argparse.Namespace, scales: Sequence[str], classes: Sequence[type[Peer]],
+    versions: dict[str, str],
+) -> dict[str, Any]:
+    """What the run was: when, which commit and machine, the peers and their versions."""
+    return {
         "date": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "commit": git_commit()["commit"], "dim": args.dim, "reps": args.reps,
-        "machine": machine_info(), "versions": versions, "peers": peers,
+        "machine": machine_info(), "versions": versions, "peers": [c.name for c in classes],
         "python": sys.version.split()[0], "scales": [*scales, *(["1m"] if args.scale else [])],
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.json").write_text(json.dumps({"meta": meta, "results": results},
-                                                    indent=1))
+
+
+def _write(results: dict[str, Any], meta: dict[str, Any], out: Path) -> None:
+    """Write bench.json, bench.md and bench.png under ``out``; print the Markdown."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps({"meta": meta, "results": results}, indent=1))
     md = markdown(results, meta)
-    (args.out / "bench.md").write_text(md)
-    png = bar_chart(results, peers, args.out / "bench.png")
+    (out / "bench.md").write_text(md)
+    png = bar_chart(results, meta["peers"], out / "bench.png")
     print(md)
-    log(f"wrote {args.out / 'bench.json'}, {args.out / 'bench.md'}"
-        + (f", {args.out / 'bench.png'}" if png else ""))
-    return 0
+    log(f"wrote {out / 'bench.json'}, {out / 'bench.md'}"
+        + (f", {out / 'bench.png'}" if png else ""))
 
 
 if __name__ == "__main__":

@@ -295,6 +295,36 @@ def assert_search_matches(
     by_id = {r.id: r for r in records}
     n = len(records)
     expected_top = sorted(exact.items(), key=lambda p: (-p[1], p[0]))[:k]
+    answer = _SearchAnswer(k=k, n=n, atol=atol, exact=exact, expected_top=expected_top,
+                           pairs=_search_pairs(actual))
+    _check_search_results(answer)
+    _check_search_order(answer)
+    _check_nothing_better_left_out(answer, by_id)
+
+
+@dataclass(frozen=True)
+class _SearchAnswer:
+    """A ``search(query, k)`` answer under check, beside the model's view of the query."""
+
+    k: int
+    n: int  # the number of live records
+    atol: float
+    exact: dict[str, float]  # live id -> the exact cosine score of the query
+    expected_top: list[tuple[str, float]]  # the model's answer
+    pairs: list[tuple[str, float]]  # the store's answer
+
+    @property
+    def context(self) -> str:
+        """The start of every message about this answer."""
+        return f"search(k={self.k}) over {self.n} records"
+
+    def fail(self, problem: str) -> StoreMismatch:
+        """The failure ``problem``, showing the model's answer and the store's."""
+        return _fail(f"{self.context}: {problem}", self.expected_top, self.pairs)
+
+
+def _search_pairs(actual: Any) -> list[tuple[str, float]]:
+    """``actual`` as a list of (id, score) pairs, or the failure saying why it is not one."""
     if not isinstance(actual, list):
         raise _fail("search() must return a list", "list", type(actual).__name__)
     pairs: list[tuple[str, float]] = []
@@ -304,50 +334,57 @@ def assert_search_matches(
         except (TypeError, ValueError):
             raise _fail("search() items must be (id, score) pairs", "(id, score)", item) from None
         pairs.append((rid, score))
-    context = f"search(k={k}) over {n} records"
-    if len(pairs) != min(k, n):
-        raise _fail(f"{context}: wrong number of results", expected_top, pairs)
+    return pairs
+
+
+def _check_search_results(answer: _SearchAnswer) -> None:
+    """``min(k, n)`` results, distinct live ids, each score within ``atol`` of the exact one."""
+    pairs, exact, atol = answer.pairs, answer.exact, answer.atol
+    if len(pairs) != min(answer.k, answer.n):
+        raise answer.fail("wrong number of results")
     ids = [p[0] for p in pairs]
     if len(set(ids)) != len(ids):
-        raise _fail(f"{context}: an id is returned twice", expected_top, pairs)
+        raise answer.fail("an id is returned twice")
     for rid, score in pairs:
         if rid not in exact:
-            raise _fail(f"{context}: returned id {rid!r} is not live", expected_top, pairs)
+            raise answer.fail(f"returned id {rid!r} is not live")
         if not isinstance(score, float) or not math.isfinite(score):
-            raise _fail(f"{context}: score of {rid!r} must be a finite float", exact[rid], score)
+            raise _fail(f"{answer.context}: score of {rid!r} must be a finite float",
+                        exact[rid], score)
         if abs(score - exact[rid]) > atol:
-            raise _fail(f"{context}: score of {rid!r} is off by more than {atol}",
+            raise _fail(f"{answer.context}: score of {rid!r} is off by more than {atol}",
                         (rid, exact[rid]), (rid, score))
-    for (a, sa), (b, sb) in itertools.pairwise(pairs):
+
+
+def _check_search_order(answer: _SearchAnswer) -> None:
+    """Scores never increase, and equal scores come by id ascending."""
+    for (a, sa), (b, sb) in itertools.pairwise(answer.pairs):
         if sb > sa:
-            raise _fail(f"{context}: scores must not increase ({a!r} before {b!r})",
-                        expected_top, pairs)
+            raise answer.fail(f"scores must not increase ({a!r} before {b!r})")
         if sb == sa and b < a:
-            raise _fail(f"{context}: equal scores must come by id ascending ({a!r}, {b!r})",
-                        expected_top, pairs)
+            raise answer.fail(f"equal scores must come by id ascending ({a!r}, {b!r})")
+
+
+def _check_nothing_better_left_out(answer: _SearchAnswer, by_id: Mapping[str, Record]) -> None:
+    """No live id left out beats a returned one by more than ``2 * atol``, nor ties one
+    exactly (identical embeddings) and has the smaller id."""
+    exact, atol = answer.exact, answer.atol
+    ids = [p[0] for p in answer.pairs]
     returned = set(ids)
     for other, s_other in exact.items():
         if other in returned:
             continue
         for rid in ids:
             if s_other > exact[rid] + 2 * atol:
-                raise _fail(
-                    f"{context}: {other!r} (score {s_other}) beats returned {rid!r} "
-                    f"(score {exact[rid]}) but was left out",
-                    expected_top,
-                    pairs,
-                )
+                raise answer.fail(f"{other!r} (score {s_other}) beats returned {rid!r} "
+                                  f"(score {exact[rid]}) but was left out")
             if (
                 other < rid
                 and s_other == exact[rid]
                 and by_id[other].embedding.tobytes() == by_id[rid].embedding.tobytes()
             ):
-                raise _fail(
-                    f"{context}: {other!r} ties {rid!r} exactly (same embedding) and has the "
-                    "smaller id, so it must be returned first",
-                    expected_top,
-                    pairs,
-                )
+                raise answer.fail(f"{other!r} ties {rid!r} exactly (same embedding) and has the "
+                                  "smaller id, so it must be returned first")
 
 
 # -- stats and compaction ---------------------------------------------------------------

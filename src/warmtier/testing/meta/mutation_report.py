@@ -31,6 +31,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,32 @@ def _mutmut(*args: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    statuses = parse_results(_mutmut("results", "--all", "true"))
+    if not statuses:
+        print("no mutmut results found: run `mutmut run` first", file=sys.stderr)
+        return 2
+    if args.pick is not None:
+        print("\n".join(_pick(sorted(statuses), args.pick, seed=args.seed)))
+        return 0
+    if args.only:
+        statuses = _only(statuses, args.only)
+    counts = Counter(statuses.values())
+    survivors = _review(sorted(n for n, s in statuses.items() if s == "survived"),
+                        _read_equivalent(Path(args.equivalent)), diffs=not args.no_diffs)
+    raw, adjusted = score(statuses), score(statuses, set(survivors.reasons))
+    _print_scores(counts, raw, adjusted, survivors)
+    _print_survivors(survivors)
+    out = Path(args.json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(_report(statuses, counts, raw, adjusted, survivors), indent=1),
+                   encoding="utf-8")
+    print(f"\nwrote {out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line's options (``--help``)."""
     parser = argparse.ArgumentParser(prog="python -m warmtier.testing.meta.mutation_report")
     parser.add_argument("--json", default="reports/mutmut.json")
     parser.add_argument("--equivalent", default="tests/zoo/equivalent_mutants.txt",
@@ -141,71 +168,101 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of --pick")
     parser.add_argument("--only", metavar="FILE",
                         help="score only the mutants named in FILE (a --pick sample)")
-    args = parser.parse_args(argv)
+    return parser
 
-    statuses = parse_results(_mutmut("results", "--all", "true"))
-    if not statuses:
-        print("no mutmut results found: run `mutmut run` first", file=sys.stderr)
-        return 2
-    if args.pick is not None:
-        names = sorted(statuses)
-        print("\n".join(sorted(random.Random(args.seed).sample(names, min(args.pick, len(names))))))
-        return 0
-    if args.only:
-        wanted = set(Path(args.only).read_text(encoding="utf-8").split())
-        statuses = {n: s for n, s in statuses.items() if n in wanted}
-        print(f"sample: {len(statuses)} of the mutants, named in {args.only}")
-    eq_path = Path(args.equivalent)
-    equivalent = set()
-    if eq_path.exists():
-        for line in eq_path.read_text(encoding="utf-8").splitlines():
+
+def _pick(names: list[str], n: int, *, seed: int) -> list[str]:
+    """A uniform random sample of ``n`` of ``names`` (all of them if fewer), sorted."""
+    return sorted(random.Random(seed).sample(names, min(n, len(names))))
+
+
+def _only(statuses: dict[str, str], path: str) -> dict[str, str]:
+    """The statuses of the mutants named in the file ``path`` (a ``--pick`` sample)."""
+    wanted = set(Path(path).read_text(encoding="utf-8").split())
+    statuses = {n: s for n, s in statuses.items() if n in wanted}
+    print(f"sample: {len(statuses)} of the mutants, named in {path}")
+    return statuses
+
+
+def _read_equivalent(path: Path) -> set[str]:
+    """The mutant names in ``path`` (one a line, ``#`` comments), none if it is missing."""
+    equivalent: set[str] = set()
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
             name = line.split("#", 1)[0].strip()
             if name:
                 equivalent.add(name)
-    counts = Counter(statuses.values())
-    survivors = sorted(n for n, s in statuses.items() if s == "survived")
-    diffs: dict[str, str] = {}
-    reasons = {n: "reviewed" for n in equivalent}
-    if not args.no_diffs:
-        for name in survivors:
-            found = _sources(name)
-            if found is None:
-                diffs[name] = _mutmut("show", name)
-                continue
-            diffs[name], orig, mut = found
-            if name not in equivalent and message_only(orig, mut):
-                reasons[name] = "message text only"
-    judged = set(reasons)
-    raw, adjusted = score(statuses), score(statuses, judged)
+    return equivalent
+
+
+@dataclass
+class _Survivors:
+    """The surviving mutants, their diffs, and why those judged equivalent are."""
+
+    names: list[str]
+    diffs: dict[str, str]  # name -> unified diff (none with --no-diffs)
+    reasons: dict[str, str]  # name -> "reviewed" or "message text only" (may name non-survivors)
+
+
+def _review(names: list[str], equivalent: set[str], *, diffs: bool) -> _Survivors:
+    """Each survivor's diff (unless not ``diffs``), and the equivalent ones: those in
+    ``equivalent`` ("reviewed") and those that change only a raised error's text."""
+    survivors = _Survivors(names=names, diffs={}, reasons={n: "reviewed" for n in equivalent})
+    if not diffs:
+        return survivors
+    for name in names:
+        found = _sources(name)
+        if found is None:
+            survivors.diffs[name] = _mutmut("show", name)
+            continue
+        survivors.diffs[name], orig, mut = found
+        if name not in equivalent and message_only(orig, mut):
+            survivors.reasons[name] = "message text only"
+    return survivors
+
+
+def _print_scores(
+    counts: Counter[str], raw: float | None, adjusted: float | None, survivors: _Survivors
+) -> None:
+    """The status counts, the mutation score, and the adjusted score if any survivor was
+    judged equivalent."""
     print("mutmut: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     if raw is not None:
         print(f"mutation score: {raw:.1%} (killed / reached by a test)")
-    if adjusted is not None and judged & set(survivors):
-        auto = sum(r == "message text only" for r in reasons.values())
-        print(f"adjusted score: {adjusted:.1%} ({len(judged & set(survivors))} survivors "
+    judged = set(survivors.reasons) & set(survivors.names)
+    if adjusted is not None and judged:
+        auto = sum(r == "message text only" for r in survivors.reasons.values())
+        print(f"adjusted score: {adjusted:.1%} ({len(judged)} survivors "
               f"judged equivalent: {auto} change only a raised error's text, the rest by "
               "review)")
-    if survivors:
-        print(f"\n{len(survivors)} surviving mutant(s):")
-    for name in survivors:
-        tag = f"  [equivalent: {reasons[name]}]" if name in reasons else ""
+
+
+def _print_survivors(survivors: _Survivors) -> None:
+    """Each survivor, tagged if judged equivalent, with the changed lines of its diff."""
+    if survivors.names:
+        print(f"\n{len(survivors.names)} surviving mutant(s):")
+    for name in survivors.names:
+        tag = f"  [equivalent: {survivors.reasons[name]}]" if name in survivors.reasons else ""
         print(f"  {name}{tag}")
-        for line in diffs.get(name, "").splitlines():
+        for line in survivors.diffs.get(name, "").splitlines():
             if line.startswith(("+", "-")) and not line.startswith(("+++", "---")):
                 print(f"      {line}")
-    report: dict[str, Any] = {
+
+
+def _report(
+    statuses: dict[str, str], counts: Counter[str], raw: float | None, adjusted: float | None,
+    survivors: _Survivors,
+) -> dict[str, Any]:
+    """The JSON report: counts, scores, each survivor with its diff, the unreached mutants."""
+    return {
         "counts": dict(counts),
         "score": raw,
         "adjusted_score": adjusted,
-        "survivors": [{"name": n, "equivalent": n in reasons, "reason": reasons.get(n),
-                       "diff": diffs.get(n, "")} for n in survivors],
+        "survivors": [{"name": n, "equivalent": n in survivors.reasons,
+                       "reason": survivors.reasons.get(n), "diff": survivors.diffs.get(n, "")}
+                      for n in survivors.names],
         "no_tests": sorted(n for n, s in statuses.items() if s == "no tests"),
     }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=1), encoding="utf-8")
-    print(f"\nwrote {out}")
-    return 0
 
 
 if __name__ == "__main__":

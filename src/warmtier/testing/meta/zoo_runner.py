@@ -138,50 +138,93 @@ def run_one(
     # store files on tmpfs: fsync costs nothing, the verdict is the same
     with tempfile.TemporaryDirectory(prefix="zoo-", dir=scratch_root()) as tmp:
         report = os.path.join(tmp, "first.json")
-        cmd = [
-            sys.executable, "-m", "pytest", *paths, *extra, f"--basetemp={tmp}/pytest",
-            f"--warmtier-store={member.spec}", f"--hypothesis-profile={profile}",
-            "-x", "-q", "-p", "no:cacheprovider", "-p", "no:faker", "-p", "warmtier.testing.meta.first_failure",
-            "-p", "no:xdist", "--rootdir", str(root),
-        ]
-        if not include_slow:
-            cmd += ["-m", "not slow"]
-        env = dict(os.environ)
-        env.update({
-            REPORT_ENV: report,
-            "WARMTIER_HYPOTHESIS_PROFILE": profile,
-            "WARMTIER_HYPOTHESIS_DB": os.path.join(tmp, "examples"),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p),
-        })
-        env.pop("WARMTIER_HYPOTHESIS_SHARED_DB", None)
-        env.pop("PYTEST_XDIST_WORKER", None)
-        env.pop("PYTEST_CURRENT_TEST", None)
+        cmd = _pytest_command(member, [*paths, *extra], tmp=tmp, root=root, profile=profile,
+                              include_slow=include_slow)
+        env = _pytest_env(tmp=tmp, report=report, root=root, profile=profile)
         out = Outcome(member=member.name, suite=suite, status=ERROR,
                       command=shlex.join(cmd[1:]).replace("-m pytest", "python -m pytest", 1))
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        _live.add(proc)
-        try:
-            stdout, _ = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            stdout, _ = proc.communicate()
+        stdout, returncode = _communicate(cmd, cwd=root, env=env, timeout=timeout)
+        out.wall_seconds = round(time.monotonic() - start, 2)
+        if returncode is None:
             out.status = TIMEOUT
-            out.wall_seconds = round(time.monotonic() - start, 2)
             out.excerpt = f"no verdict after {timeout:.0f} s (a hang?)\n" + excerpt(stdout[-3000:])
             return out
-        finally:
-            _live.discard(proc)
-        out.wall_seconds = round(time.monotonic() - start, 2)
-        out.exitstatus = proc.returncode
-        try:
-            with open(report, encoding="utf-8") as f:
-                data: dict[str, Any] = json.load(f)
-        except (OSError, ValueError):
-            out.excerpt = excerpt(stdout[-4000:]) or f"pytest exited {proc.returncode}"
+        out.exitstatus = returncode
+        data = _read_first_failure(report)
+        if data is None:
+            out.excerpt = excerpt(stdout[-4000:]) or f"pytest exited {returncode}"
             return out
+    _judge(out, data, returncode, stdout)
+    return out
+
+
+def _pytest_command(
+    member: MemberLike, args: Sequence[str], *, tmp: str, root: Path, profile: str,
+    include_slow: bool,
+) -> list[str]:
+    """The pytest run of ``args`` against ``member``: stop at the first failure, which
+    :mod:`~warmtier.testing.meta.first_failure` records."""
+    cmd = [
+        sys.executable, "-m", "pytest", *args, f"--basetemp={tmp}/pytest",
+        f"--warmtier-store={member.spec}", f"--hypothesis-profile={profile}",
+        "-x", "-q", "-p", "no:cacheprovider", "-p", "no:faker",
+        "-p", "warmtier.testing.meta.first_failure", "-p", "no:xdist", "--rootdir", str(root),
+    ]
+    if not include_slow:
+        cmd += ["-m", "not slow"]
+    return cmd
+
+
+def _pytest_env(*, tmp: str, report: str, root: Path, profile: str) -> dict[str, str]:
+    """The environment of a suite run: a fresh example database under ``tmp``, the report
+    written to ``report``, ``root`` importable, and nothing inherited from an outer pytest."""
+    env = dict(os.environ)
+    env.update({
+        REPORT_ENV: report,
+        "WARMTIER_HYPOTHESIS_PROFILE": profile,
+        "WARMTIER_HYPOTHESIS_DB": os.path.join(tmp, "examples"),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p),
+    })
+    env.pop("WARMTIER_HYPOTHESIS_SHARED_DB", None)
+    env.pop("PYTEST_XDIST_WORKER", None)
+    env.pop("PYTEST_CURRENT_TEST", None)
+    return env
+
+
+def _communicate(
+    cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout: float
+) -> tuple[str, int | None]:
+    """Run ``cmd`` in its own process group (stopped by :func:`stop_all_runs`) and return
+    its output and exit status; the status is None when it ran past ``timeout`` seconds
+    (then the whole group is killed)."""
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    _live.add(proc)
+    try:
+        stdout, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, _ = proc.communicate()
+        return stdout, None
+    finally:
+        _live.discard(proc)
+    return stdout, proc.returncode
+
+
+def _read_first_failure(report: str) -> dict[str, Any] | None:
+    """The JSON :mod:`~warmtier.testing.meta.first_failure` wrote, or None if there is none."""
+    try:
+        with open(report, encoding="utf-8") as f:
+            data: dict[str, Any] = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return data
+
+
+def _judge(out: Outcome, data: Mapping[str, Any], returncode: int, stdout: str) -> None:
+    """Fill in ``out``'s verdict from the first-failure report and pytest's exit status."""
     out.passed, out.skipped = int(data["passed"]), int(data["skipped"])
     first = data.get("first_failure")
     if first is not None:
@@ -189,18 +232,17 @@ def run_one(
         out.excerpt = str(first["excerpt"])
         if first["usage_error"]:
             out.status = ERROR
-            return out
+            return
         out.status = CAUGHT
         out.seconds = float(first["seconds"])
         out.steps = None if first["steps"] is None else int(first["steps"])
         out.replay = str(first["replay"])
-    elif proc.returncode == 0:
+    elif returncode == 0:
         out.status = MISSED if out.passed else NOT_RUN
-    elif proc.returncode == 5:
+    elif returncode == 5:
         out.status = NOT_RUN
     else:
         out.excerpt = excerpt(stdout[-4000:])
-    return out
 
 
 def summarize(member: MemberLike, runs: Iterable[Outcome]) -> Row:
@@ -323,6 +365,24 @@ def _report(rows: Sequence[Row], profile: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # SIGTERM (timeout, CI cancel) and Ctrl-C stop the suite runs in flight too.
+    signal.signal(signal.SIGTERM, _on_term)
+    root = Path(args.root).resolve()
+    if args.from_json:
+        return _reprint(Path(args.from_json), markdown=args.markdown)
+    plan = _plan(root, registry=args.registry, suites=args.suites, only=args.only,
+                 expected_only=args.expected_only)
+    rows = _run(plan, args, root)
+    print()
+    print(format_table(rows))
+    out = _write_reports(rows, args, root)
+    print(f"\nwrote {out}")
+    return _exit_status(rows)
+
+
+def _parser() -> argparse.ArgumentParser:
+    """The command line's options (``--help``)."""
     parser = argparse.ArgumentParser(prog="python -m warmtier.testing.meta.zoo_runner",
                                      description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--registry", default="tests.zoo.registry",
@@ -344,67 +404,103 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="print (and --markdown) the table of an earlier report; run nothing")
     parser.add_argument("--profile", default="ci",
                         help="Hypothesis profile (ci-noshrink: the ci search without shrinking)")
-    args = parser.parse_args(argv)
-    # SIGTERM (timeout, CI cancel) and Ctrl-C stop the suite runs in flight too.
-    def on_term(signum: int, frame: object) -> None:
-        stop_all_runs()
-        os._exit(128 + signum)
+    return parser
 
-    signal.signal(signal.SIGTERM, on_term)
 
-    root = Path(args.root).resolve()
-    if args.from_json:
-        data = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
-        fields = {f for f in Row.__dataclass_fields__ if f != "runs"}
-        old = [Row(**{k: v for k, v in r.items() if k in fields}) for r in data["rows"]]
-        print(format_table(old))
-        if args.markdown:
-            Path(args.markdown).write_text(format_markdown(old) + "\n", encoding="utf-8")
-        return 0 if all(r.status == CAUGHT for r in old) else 1
+def _on_term(signum: int, frame: object) -> None:
+    """On SIGTERM, stop the suite runs in flight and exit at once."""
+    stop_all_runs()
+    os._exit(128 + signum)
+
+
+def _reprint(report: Path, *, markdown: str | None) -> int:
+    """Print (and write as Markdown) the table of an earlier JSON report."""
+    data = json.loads(report.read_text(encoding="utf-8"))
+    fields = {f for f in Row.__dataclass_fields__ if f != "runs"}
+    old = [Row(**{k: v for k, v in r.items() if k in fields}) for r in data["rows"]]
+    print(format_table(old))
+    if markdown:
+        _write_markdown(old, Path(markdown))
+    return _exit_status(old)
+
+
+@dataclass
+class _Plan:
+    """What a run covers: the members, their suites (those with tests under the root), and
+    the suites asked for."""
+
+    members: list[MemberLike]
+    suites: dict[str, tuple[str, ...]]
+    wanted: list[str]
+    expected_only: bool
+
+    def choose(self, member: MemberLike) -> list[str]:
+        """The member's expected suites first, then (unless expected_only) the others."""
+        first = [s for s in member.caught_by if s in self.wanted]
+        if self.expected_only:
+            return first
+        return first + [s for s in self.wanted if s not in first]
+
+
+def _plan(root: Path, *, registry: str, suites: str | None, only: str | None,
+          expected_only: bool) -> _Plan:
+    """Import the registry (``root`` on sys.path) and pick its members and suites."""
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
-    registry = importlib.import_module(args.registry)
-    suites: dict[str, tuple[str, ...]] = {
+    module = importlib.import_module(registry)
+    found: dict[str, tuple[str, ...]] = {
         name: tuple(p for p in paths if (root / p).exists())
-        for name, paths in registry.SUITES.items()
+        for name, paths in module.SUITES.items()
     }
-    suites = {name: paths for name, paths in suites.items() if paths}
-    wanted = [s for s in (args.suites.split(",") if args.suites else suites) if s in suites]
-    members: list[MemberLike] = list(registry.members())
-    if args.only:
-        names = set(args.only.split(","))
+    found = {name: paths for name, paths in found.items() if paths}
+    wanted = [s for s in (suites.split(",") if suites else found) if s in found]
+    members: list[MemberLike] = list(module.members())
+    if only:
+        names = set(only.split(","))
         members = [m for m in members if m.name in names]
+    return _Plan(members=members, suites=found, wanted=wanted, expected_only=expected_only)
 
-    def choose(member: MemberLike) -> list[str]:
-        first = [s for s in member.caught_by if s in wanted]
-        if args.expected_only:
-            return first
-        return first + [s for s in wanted if s not in first]
 
-    def progress(o: Outcome) -> None:
-        where = f" by {o.first_test} in {o.seconds:.1f} s" if o.status == CAUGHT else ""
-        print(f"[zoo] {o.member:38} {o.suite:12} {o.status}{where} "
-              f"({o.wall_seconds:.0f} s wall)", flush=True)
+def _print_progress(o: Outcome) -> None:
+    """One line per finished suite run, as it finishes."""
+    where = f" by {o.first_test} in {o.seconds:.1f} s" if o.status == CAUGHT else ""
+    print(f"[zoo] {o.member:38} {o.suite:12} {o.status}{where} "
+          f"({o.wall_seconds:.0f} s wall)", flush=True)
 
+
+def _run(plan: _Plan, args: argparse.Namespace, root: Path) -> list[Row]:
+    """Run the plan with the options of the command line; Ctrl-C stops every run."""
     try:
-        rows = run_matrix(members, suites, root=root, choose=choose, jobs=args.jobs,
-                          timeout=args.timeout, until_caught=args.until_caught,
+        return run_matrix(plan.members, plan.suites, root=root, choose=plan.choose,
+                          jobs=args.jobs, timeout=args.timeout, until_caught=args.until_caught,
                           include_slow=args.include_slow, profile=args.profile,
-                          progress=progress)
+                          progress=_print_progress)
     except KeyboardInterrupt:
         stop_all_runs()
         os._exit(130)
-    print()
-    print(format_table(rows))
+
+
+def _write_reports(rows: Sequence[Row], args: argparse.Namespace, root: Path) -> Path:
+    """Write the JSON report (``--json``, relative to the root) and the ``--markdown``
+    table; return the JSON report's path."""
     out = Path(args.json)
     if not out.is_absolute():
         out = root / out
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(_report(rows, args.profile), indent=1), encoding="utf-8")
     if args.markdown:
-        Path(args.markdown).write_text(format_markdown(rows) + "\n", encoding="utf-8")
-    print(f"\nwrote {out}")
+        _write_markdown(rows, Path(args.markdown))
+    return out
+
+
+def _exit_status(rows: Sequence[Row]) -> int:
+    """0 when every bug was caught, else 1."""
     return 0 if all(r.status == CAUGHT for r in rows) else 1
+
+
+def _write_markdown(rows: Sequence[Row], path: Path) -> None:
+    """Write the table of ``rows`` as Markdown to ``path``."""
+    path.write_text(format_markdown(rows) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
