@@ -143,7 +143,7 @@ class Compaction(StoreState):
                 no = int(new_offs[start + j])
                 if n:
                     dst_arena[no : no + n] = src_arena[o : o + n]
-                crc = slot_checksum(raw[j].data, dst_arena[no : no + n].data)
+                crc = slot_checksum(raw[j].data, dst_arena[no : no + n].data, header.version)
                 block["crc"][j] = crc
             dst[start * size : (start + len(part)) * size] = raw.reshape(-1)
 

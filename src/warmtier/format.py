@@ -13,6 +13,7 @@ import zlib
 from dataclasses import dataclass, replace
 
 import numpy as np
+import xxhash
 
 from warmtier.errors import CorruptionError
 
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 MAGIC = b"WARMTIER"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: crc32 slot checksums; 2: XXH3 (opened, and upgraded by compaction)
 HEADER_SIZE = 4096
 MAX_DIM = 1 << 16
 CURRENT_NAME = "CURRENT"
@@ -84,24 +85,44 @@ def fixed_dtype() -> np.dtype[np.void]:
     )
 
 
-def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview) -> int:
-    """crc32 of a slot (every byte after its crc field, the id_len and flags included) and
-    of its content."""
-    return zlib.crc32(content, zlib.crc32(slot[4:]))
+_XXH3 = xxhash.xxh3_64_intdigest
+_LOW32 = 0xFFFFFFFF
+
+
+def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview,
+                  version: int = FORMAT_VERSION) -> int:
+    """The 32-bit checksum of a slot (every byte after its crc field, the id_len and flags
+    included) and of its content: crc32 in format 1; in format 2 the low half of XXH3-64,
+    chained over the slot's first 12 bytes (id_len, flags, seq), the rest of the slot,
+    then the content (each part seeds the next), an order of magnitude faster.
+
+    >>> slot = bytes(range(64))
+    >>> slot_checksum(slot, b"xy", 1) == zlib.crc32(b"xy", zlib.crc32(slot[4:]))
+    True
+    >>> slot_checksum(slot, b"xy") != slot_checksum(slot, b"xz")
+    True
+    """
+    if version == 1:
+        return zlib.crc32(content, zlib.crc32(slot[4:]))
+    return _XXH3(content, _XXH3(slot[16:], _XXH3(slot[4:16]))) & _LOW32
 
 
 def unpublished_slot_checksum(slot: bytes | memoryview, seq: int,
-                              content: bytes | memoryview) -> int:
+                              content: bytes | memoryview, version: int = FORMAT_VERSION) -> int:
     """:func:`slot_checksum` of ``slot`` once ``seq`` is written into it, computed while
-    its seq field still holds 0 (crc32 chains, so the seq bytes are fed in between).
+    its seq field still holds 0 (both formats chain, so the seq bytes are fed in between).
 
     >>> body = bytearray(64); body[20] = 7
     >>> published = bytearray(body); published[8:16] = (5).to_bytes(8, "little")
-    >>> unpublished_slot_checksum(body, 5, b"xy") == slot_checksum(published, b"xy")
+    >>> all(unpublished_slot_checksum(body, 5, b"xy", v) == slot_checksum(published, b"xy", v)
+    ...     for v in (1, 2))
     True
     """
-    crc = zlib.crc32(_SEQ.pack(seq), zlib.crc32(slot[4:8]))
-    return zlib.crc32(content, zlib.crc32(slot[16:], crc))
+    if version == 1:
+        crc = zlib.crc32(_SEQ.pack(seq), zlib.crc32(slot[4:8]))
+        return zlib.crc32(content, zlib.crc32(slot[16:], crc))
+    head = bytes(slot[4:8]) + _SEQ.pack(seq)
+    return _XXH3(content, _XXH3(slot[16:], _XXH3(head))) & _LOW32
 
 
 @dataclass(frozen=True)

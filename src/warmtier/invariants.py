@@ -167,7 +167,7 @@ class Invariants(StoreState):
             yield f"slot {i} extent [{o}, {o + n}) leaves the arena of {arena}"
             return
         if slot_checksum(self._slot_bytes[i * size : (i + 1) * size].data,
-                         self._arena[o : o + n].data) != int(s["crc"]):
+                         self._arena[o : o + n].data, self._header.version) != int(s["crc"]):
             yield f"slot {i} fails its checksum"
         if stale:
             return

@@ -515,7 +515,7 @@ class WarmTierStore(Recovery, Compaction, Invariants):
         _FIXED.pack_into(mv, start, 0, len(raw_id), 0, 0, off, len(data), conf, norm)
         mv[start + ID_OFFSET : start + SLOT_FIXED] = raw_id.ljust(ID_FIELD, b"\0")
         mv[start + SLOT_FIXED : start + SLOT_FIXED + 4 * self._dim] = emb.data.cast("B")
-        crc = unpublished_slot_checksum(mv[start : start + size], seq, data)
+        crc = unpublished_slot_checksum(mv[start : start + size], seq, data, self._header.version)
         _CRC.pack_into(mv, start, crc)
 
     def _retire_replaced(self, slot: int, id: str) -> None:

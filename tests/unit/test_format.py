@@ -117,7 +117,7 @@ SAYS = {
     "empty_slots_file": "header is 0 bytes, shorter than",
     "slots_file_of_zeros": "bad magic",
     "wrong_magic": "bad magic b'NOTASTOR'; this is not a warmtier store",
-    "future_format_version": "format version 99 is newer than this library's 1",
+    "future_format_version": "format version 99 is newer than this library's 2",
     "sequence_floor_beyond_reach": "beyond any reachable count",
     "header_checksum_broken": "header checksum mismatch",
     "random_bytes_everywhere": "bad magic",
@@ -149,7 +149,7 @@ def _header_bytes(**fields: int) -> bytes:
     ("fields", "says"),
     [
         ({"magic": b"WARMTIEX"}, "h: bad magic b'WARMTIEX'; this is not a warmtier store"),
-        ({"version": 2}, "h: format version 2 is newer than this library's 1; upgrade warmtier"
+        ({"version": 3}, "h: format version 3 is newer than this library's 2; upgrade warmtier"
                          " to open it"),
         ({"version": 0}, "h: invalid format version 0"),
         ({"dim": 0}, "h: invalid dim 0"),
