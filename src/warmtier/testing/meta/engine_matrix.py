@@ -47,7 +47,7 @@ class Subject:
 
 
 SUBJECTS: tuple[Subject, ...] = (
-    Subject("reference", "warmtier.store:WarmTierStore", "mmap files, crc32 per slot"),
+    Subject("reference", "warmtier.store:WarmTierStore", "mmap files, XXH3 checksum per slot"),
     Subject("model", "warmtier.model:ModelStore", "in memory, one lock"),
     Subject("sqlite", "warmtier.adapters.sqlite:SQLiteStore",
             "WAL, synchronous=FULL, one connection + lock"),
