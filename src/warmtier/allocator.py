@@ -194,6 +194,31 @@ class ExtentAllocator:
             length += nxt
         self._insert(start, length)
 
+    def free_many(self, extents: Iterable[tuple[int, int]]) -> None:
+        """Free every ``(offset, n)`` of ``extents``, as :meth:`free` would one by one, but
+        with each run of adjacent extents merged first: one index update per run (a sync
+        after many replaces frees thousands of neighbours).
+
+        >>> a = ExtentAllocator(100); [a.allocate(10) for _ in range(3)]
+        [0, 10, 20]
+        >>> a.free_many([(10, 10), (0, 10)]); a.free_extents()
+        [(0, 20), (30, 70)]
+        """
+        run_off, run_len = -1, 0
+        for offset, n in sorted(extents):
+            if n <= 0:
+                raise AllocatorError(f"free size must be positive; got {n}")
+            if offset == run_off + run_len:
+                run_len += n
+                continue
+            if offset < run_off + run_len:
+                raise AllocatorError(f"double free: [{offset}, {offset + n}) is freed twice")
+            if run_len:
+                self.free(run_off, run_len)
+            run_off, run_len = offset, n
+        if run_len:
+            self.free(run_off, run_len)
+
     def grow(self, new_size: int) -> None:
         """Extend the arena to ``new_size`` bytes; the new tail is free (merged with the old)."""
         if new_size < self._size:

@@ -753,8 +753,7 @@ class WarmTierStore(Recovery, Compaction, Invariants):
         self._pending_slots.clear()
         self._stale.clear()
         self._stale_count = 0
-        for off, n in self._pending_extents:
-            self._alloc.free(off, n)
+        self._alloc.free_many(self._pending_extents)
         self._pending_extents.clear()
         self._pending_bytes = 0
 

@@ -89,12 +89,31 @@ class AllocatorMachine(RuleBasedStateMachine):
     @rule(tag=consumes(extents))
     @counted
     def free(self, tag: int) -> None:
+        if tag not in self.live:
+            return  # freed by free_many meanwhile
         offset, n = self.live.pop(tag)
         self.alloc.free(offset, n)
         self.owner[offset:offset + n] = [-1] * n
         left = offset > 0 and self.owner[offset - 1] == -1
         right = offset + n < len(self.owner) and self.owner[offset + n] == -1
         event(f"allocator: free merges {'both sides' if left and right else 'one side' if left or right else 'nothing'}")
+
+    @rule(data=st.data())
+    @counted
+    def free_many(self, data: st.DataObject) -> None:
+        """A batch of live extents freed at once (as a sync frees its pending extents)."""
+        if not self.live:
+            return
+        every = sorted(self.live)
+        tags = every if data.draw(st.booleans()) else data.draw(
+            st.lists(st.sampled_from(every), min_size=1, unique=True))
+        extents = [self.live.pop(tag) for tag in tags]
+        self.alloc.free_many(extents)
+        for offset, n in extents:
+            self.owner[offset:offset + n] = [-1] * n
+        adjacent = sum(1 for o, _ in extents if any(p + m == o for p, m in extents))
+        event(f"allocator: batch free of {min(len(extents), 3)}{'+' if len(extents) > 3 else ''}"
+              f" extents, {'some' if adjacent else 'none'} adjacent")
 
     @rule(offset=st.integers(0, 300), n=st.integers(1, 40))
     @counted
