@@ -102,9 +102,9 @@ def to_markdown(summary: dict[str, Any], before: dict[str, Any] | None) -> str:
                  f"; seeds {s['seeds']}.")
     if before:
         lines.append(f"Compared with {before['night']}.")
-    lines += ["", "| suite | units | tests | examples | kill rounds | schedules | zoo caught "
-              "| minutes | new failures | known failures |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines += ["", "| suite | units | tests | examples | kill rounds | power-loss images | schedules "
+              "| zoo caught | minutes | new failures | known failures |",
+              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     old = (before or {}).get("suites", {})
     for name in [n for n in SUITES if n in s["suites"]]:
         r = s["suites"][name]
@@ -113,7 +113,8 @@ def to_markdown(summary: dict[str, Any], before: dict[str, Any] | None) -> str:
                if name == "zoo" else "-")
         lines.append(
             f"| {name} | {r['units']} | {r['tests']} | {_per_minute(r, 'examples')} | "
-            f"{_per_minute(r, 'crash_rounds')} | {_per_minute(r, 'schedules')} | {zoo} | "
+            f"{_per_minute(r, 'crash_rounds')} | {_per_minute(r, 'images')} | "
+            f"{_per_minute(r, 'schedules')} | {zoo} | "
             f"{r['seconds'] / 60:.1f} | {len(r['new'])}"
             f"{_delta(len(r['new']), len(o['new']) if o else None)} | {len(r['known'])}"
             f"{_delta(len(r['known']), len(o['known']) if o else None)} |")
