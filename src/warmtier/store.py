@@ -391,15 +391,17 @@ class WarmTierStore(Recovery, Compaction, Invariants):
 
     def _scores(self, unit: npt.NDArray[np.float64],
                 raw: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float64]:
-        """The cosine similarity of every slot's embedding to ``unit`` (a unit vector), in
-        [-1, 1]: float32 products (``raw`` when the caller computed them already, as
-        ``search_many`` does in one matrix product), exact float64 ones for extreme norms,
-        0.0 for a zero embedding. Slots that are not live score anything."""
-        live = self._table.live
-        norms = self._table.norms
+        """The cosine similarity to ``unit`` (a unit vector), in [-1, 1], of every slot's
+        embedding up to :meth:`_span`: float32 products (``raw`` when the caller computed
+        them already, as ``search_many`` does in one matrix product), exact float64 ones
+        for extreme norms, 0.0 for a zero embedding. Slots that are not live score
+        anything."""
+        span = len(raw) if raw is not None else self._span()
+        live = self._table.live[:span]
+        norms = self._table.norms[:span]
         with np.errstate(all="ignore"):
             if raw is None:
-                raw = self._embeddings @ unit.astype(np.float32)
+                raw = self._embeddings[:span] @ unit.astype(np.float32)
             scores: npt.NDArray[np.float64] = raw.astype(np.float64) / norms
         extreme = live & (norms != 0.0) & (
             (norms < _SAFE_NORM[0]) | (norms > _SAFE_NORM[1]) | ~np.isfinite(scores)
@@ -411,6 +413,13 @@ class WarmTierStore(Recovery, Compaction, Invariants):
         scores[norms == 0.0] = 0.0
         np.clip(scores, -1.0, 1.0, out=scores)
         return scores
+
+    def _span(self) -> int:
+        """One past the highest live slot: a search reads no further. (Slots are taken
+        lowest first, so after growth this is the used part, not the capacity.)"""
+        live = self._table.live
+        from_end = int(np.argmax(live[::-1]))  # stops at the first live slot from the end
+        return len(live) - from_end if len(live) and live[-1 - from_end] else 0
 
     def _top_k(self, scores: npt.NDArray[np.float64], k: int) -> list[tuple[str, float]]:
         """The ``k`` best live slots by score, as (id, score), ties by id ascending."""
@@ -647,7 +656,7 @@ class WarmTierStore(Recovery, Compaction, Invariants):
             if not self._index:
                 return [[] for _ in qs]
             with np.errstate(all="ignore"):
-                raws = units.astype(np.float32) @ self._embeddings.T
+                raws = units.astype(np.float32) @ self._embeddings[: self._span()].T
             return [self._top_k(self._scores(u, raw), k) for u, raw in zip(units, raws,
                                                                             strict=True)]
 
