@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from warmtier.testing.meta.first_failure import REPORT_ENV, excerpt
-from warmtier.testing.subject import scratch_root
+from warmtier.testing.subject import SCRATCH_ENV, scratch_root
 
 __all__ = [
     "CAUGHT",
@@ -177,13 +177,15 @@ def _pytest_command(
 
 
 def _pytest_env(*, tmp: str, report: str, root: Path, profile: str) -> dict[str, str]:
-    """The environment of a suite run: a fresh example database under ``tmp``, the report
-    written to ``report``, ``root`` importable, and nothing inherited from an outer pytest."""
+    """The environment of a suite run: a fresh example database and the store directories
+    under ``tmp``, the report written to ``report``, ``root`` importable, and nothing
+    inherited from an outer pytest."""
     env = dict(os.environ)
     env.update({
         REPORT_ENV: report,
         "WARMTIER_HYPOTHESIS_PROFILE": profile,
         "WARMTIER_HYPOTHESIS_DB": os.path.join(tmp, "examples"),
+        SCRATCH_ENV: tmp,  # store directories too: removed even when the run is killed
         "PYTHONPATH": os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH")) if p),
     })
     env.pop("WARMTIER_HYPOTHESIS_SHARED_DB", None)

@@ -422,13 +422,15 @@ class StoreMachineBase(RuleBasedStateMachine):
         target(float(self.max_records), label="records")
         target(self.max_fragmentation, label="fragmentation")
         target(float(self.growths), label="growths")
-        if self.store is not None:
-            with contextlib.suppress(WarmTierError):
-                self.store.close()
-        self.store = None
-        self.handed_out = []
-        if issubclass(self.store_class, ModelStore):
-            ModelStore.forget(self.path)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            if self.store is not None:
+                with contextlib.suppress(WarmTierError):
+                    self.store.close()
+        finally:  # a close that raises something else fails the example, and leaks nothing
+            self.store = None
+            self.handed_out = []
+            if issubclass(self.store_class, ModelStore):
+                ModelStore.forget(self.path)
+            shutil.rmtree(self.dir, ignore_errors=True)
 
 
