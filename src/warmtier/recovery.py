@@ -100,8 +100,8 @@ class Recovery(StoreState):
         found = found.take(order)  # oldest first: the newest version of an id wins
         names = self._decode_ids(rows, found)
         index = dict(zip(names, found.slots.tolist(), strict=True))
-        stale = [i for name, i in zip(names, found.slots.tolist(), strict=True)
-                 if index[name] != i]  # superseded versions left by a crash
+        stale = [] if len(index) == len(names) else [  # superseded versions left by a crash
+            i for name, i in zip(names, found.slots.tolist(), strict=True) if index[name] != i]
         self._adopt_found(found, index)
         self._next_seq = self._next_seq_after(fixed["seq"])
         self._retire_dropped(np.concatenate((torn, np.array(stale, dtype=np.int64))))
@@ -155,10 +155,12 @@ class Recovery(StoreState):
         return found
 
     def _decode_ids(self, rows: Any, found: _Found) -> list[str]:
-        blob = rows[found.slots, ID_OFFSET : ID_OFFSET + ID_FIELD].tobytes()
+        """Every found slot's id (only as many bytes of the id field as the longest id)."""
+        width = int(found.id_lens.max()) if len(found.id_lens) else 1
+        blob = rows[found.slots, ID_OFFSET : ID_OFFSET + width].tobytes()
         try:
             return [blob[k : k + n].decode("utf-8") for k, n in
-                    zip(range(0, len(blob), ID_FIELD), found.id_lens.tolist(), strict=True)]
+                    zip(range(0, len(blob), width), found.id_lens.tolist(), strict=True)]
         except UnicodeDecodeError:
             raise CorruptionError(f"{self._path}: a slot's id is not valid UTF-8") from None
 
