@@ -45,6 +45,9 @@ FIXED = "fixed"
 
 _POWER_LOSS = re.compile(r"--(?:crash-)?replay[= ]'?\d+:pl\b")
 _NOISE = re.compile(r"0x[0-9a-fA-F]+|\b\d+(\.\d+)?\b|'[^']{12,}'|/\S+")
+#: Kill points (``fp:NAME:KIND:K``, ``pl:N``, ...) and the "(where it landed)" after them:
+#: one bug is hit at other points on other nights, by other seeds.
+_WHERE = re.compile(r"\b(?:fp|raise|enospc|hit|op|time|pl|fz):\S+|\([^)]*\)")
 
 
 def now() -> str:
@@ -74,12 +77,24 @@ def fingerprint(text: str) -> str:
     """What tells two failures of one test apart: the exception and its first message
     line, with numbers, addresses, long quoted values and paths masked.
 
+    A failure without ``E`` lines (``pytest.fail(..., pytrace=False)``, as the crash suite
+    reports) is known by its first line that is not a replay line, kill points and the
+    "(where)" after them masked too.
+
     >>> fingerprint("E   AssertionError: got 17 at 0x7f00") == fingerprint(
     ...     "E   AssertionError: got 3 at 0x1")
     True
+    >>> a = "crash round failed for store m:S: seed 4, kill point fp:put.x:put:2 (in put)"
+    >>> b = "crash round failed for store m:S: seed 9, kill point op:7 (after remove)"
+    >>> c = a + chr(10) + "replay: nox -s crash -- --replay 4:fp:put.x:put:2"
+    >>> fingerprint(c) == fingerprint(b)
+    True
     """
     lines = [ln.strip()[1:].strip() for ln in text.splitlines() if ln.startswith("E ")]
-    head = next((ln for ln in lines if ln), text.strip().splitlines()[-1] if text.strip() else "")
+    head = next((ln for ln in lines if ln), "")
+    if not head:
+        plain = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        head = _WHERE.sub("#", next((ln for ln in plain if not ln.startswith("replay:")), ""))
     return hashlib.sha1(_NOISE.sub("#", head)[:300].encode()).hexdigest()[:12]
 
 
