@@ -148,6 +148,7 @@ class _Worker:
     resumed_at: float = 0.0
     quiet_cpu: int = -1
     quiet_since: float = 0.0
+    quiet_polls: int = 0  # controller polls in a row (each releasing the GIL) it stood still
     result: Any = None
     error: BaseException | None = None
 
@@ -182,6 +183,9 @@ def _proc_state(native_id: int | None) -> str | None:
         return None
     return data[data.rfind(b")") + 2 : data.rfind(b")") + 3].decode()
 
+
+#: Polls in a row a sleeping thread's clock must stand still to count as blocked.
+_QUIET_POLLS = 4
 
 #: ``futex`` by machine: the one system call a thread waiting on a lock sleeps in.
 _FUTEX = {"x86_64": 202, "aarch64": 98}.get(os.uname().machine)
@@ -286,11 +290,18 @@ class Scheduler:
                 worker.resumed_at = now
             worker.quiet_cpu = cpu
             worker.quiet_since = now
+            worker.quiet_polls = 0
             if now - worker.resumed_at > self.long_bound:
                 worker.long_running = True
                 return True
             return False
-        return now - worker.quiet_since >= self.block_window
+        # A thread waiting for the GIL also sleeps in futex with its clock still, for as
+        # long as the controller holds the GIL (longer when the machine is busy and the
+        # controller loses its core). Each poll releases the GIL before the next, so a
+        # thread still asleep after several of them waits for something else: a lock.
+        worker.quiet_polls += 1
+        return (now - worker.quiet_since >= self.block_window
+                and worker.quiet_polls >= _QUIET_POLLS)
 
     def _settle(self, deadline: float) -> None:
         """Wait until every thread is paused, done, or judged blocked."""
