@@ -12,9 +12,10 @@ critical section) or runs long without reaching a point cannot be paused; it is 
 as blocked, after a short bound, and another thread runs. On Linux "blocked" is judged
 from the kernel: the thread sleeps (``/proc``) in a lock wait (``futex``; a thread asleep
 in disk I/O, such as an engine's ``fdatasync``, still runs) and its CPU clock stands
-still. Replay is
-exact when the store's locks wake their waiters in FIFO order, which CPython's locks do
-in practice on Linux. A run never hangs: when every live thread stays blocked, or the
+still, for ``block_window`` and over several polls in a row, each of which releases the
+GIL (a thread merely waiting for the GIL also sleeps in ``futex``). Replay is exact when
+the store's locks wake their waiters in FIFO order, which CPython's locks do in practice
+on Linux. A run never hangs: when every live thread stays blocked, or the
 whole run exceeds its timeout, it fails with every thread's stack and the seed.
 
 >>> def run(seed):
@@ -218,8 +219,8 @@ def _cpu_ns(ident: int | None) -> int | None:
 class Scheduler:
     """Run tasks on threads under one strategy; see the module docstring.
 
-    ``block_window``: how long a sleeping thread's CPU clock must stand still before it
-    counts as blocked. ``long_bound``: how long a thread may run without reaching a
+    ``block_window``: how long a sleeping thread's CPU clock must stand still (over at
+    least ``_QUIET_POLLS`` polls) before it counts as blocked. ``long_bound``: how long a thread may run without reaching a
     point before it is left to run free. ``deadlock_after``: how long every live thread
     may stay blocked before the run fails. ``timeout``: bound on the whole run.
     ``replay`` is appended to failure messages (say, the pytest option that replays).
