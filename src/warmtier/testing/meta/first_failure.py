@@ -62,6 +62,8 @@ _STEP = re.compile(r"^(?:E)?\s*(?:[\w, ()]+ = )?state\.(\w+)\((.?)", re.MULTILIN
 _REPLAY = re.compile(r"^\s*(?:E\s+)?Replay:\s*(.+?)\s*$", re.MULTILINE)
 _REPLAY_LOWER = re.compile(r"^\s*(?:E\s+)?replay:\s*((?:nox|pytest|python)\b.+?)\s*$",
                            re.MULTILINE)
+#: A timed kill point (``SEED:time:MS``): a replay only lands near its instant.
+_TIMED = re.compile(r"--(?:crash-)?replay[= ]'?\d+:time:")
 _REPRODUCE = re.compile(r"@reproduce_failure\(\s*'([^']+)'\s*,\s*(b'[^']*')\s*\)")
 _USAGE = re.compile(r"UsageError|--warmtier-store='[^']*': (cannot import|expected|\S+ has no|\S+ lacks)")
 
@@ -101,14 +103,22 @@ def counterexample_steps(text: str) -> int | None:
 
 
 def replay_line(text: str, nodeid: str, spec: str, profile: str = "ci") -> str:
-    """The replay command a failure printed, else one built from its node id.
+    """The replay command a failure printed (the last one, unless that kills at a timed
+    point and the failure printed a crash replay at an exact one: then the last such),
+    else one built from its node id.
 
     >>> replay_line("boom", "tests/t.py::test_x", "pkg.m:C")
     'python -m pytest tests/t.py::test_x --warmtier-store=pkg.m:C --hypothesis-profile=ci'
+    >>> replay_line("replay: nox -s crash -- --replay 5:op:9" + chr(10)
+    ...             + "replay: nox -s crash -- --replay 6:time:40", "t.py::x", "m:C")
+    'nox -s crash -- --replay 5:op:9'
+    >>> replay_line("replay: nox -s crash -- --replay 6:time:40", "t.py::x", "m:C")
+    'nox -s crash -- --replay 6:time:40'
     """
-    found = _REPLAY.findall(text) or _REPLAY_LOWER.findall(text)
+    found = [str(line) for line in _REPLAY.findall(text) or _REPLAY_LOWER.findall(text)]
     if found:
-        return str(found[-1])
+        exact = [line for line in found if "--replay" in line and not _TIMED.search(line)]
+        return exact[-1] if _TIMED.search(found[-1]) and exact else found[-1]
     base = ["python", "-m", "pytest", nodeid, f"--warmtier-store={spec}",
             f"--hypothesis-profile={profile}"]
     blob = _REPRODUCE.findall(text)
