@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
 
 from tests.properties.confusable_id_stores import CONFUSING_STORES
+from warmtier.model import ModelStore
 from warmtier.testing.properties.machines import AllocatorMachine, run_machine, store_machine
 from warmtier.testing.properties.profiles import scaled
 from warmtier.testing.properties.pytest_plugin import machine_test
@@ -90,3 +92,17 @@ def test_store_machine_catches_a_store_that_merges_confusable_ids(store: type[An
     pytest.fail(f"{store.__name__} merges ids of {len(families)} families of "
                 f"CONFUSABLE_FAMILIES, but the ci profile did not catch it\n  expected: a "
                 f"failing example\n  actual:   every example passed")
+
+
+@pytest.mark.own_stores
+def test_teardown_removes_the_example_directory_even_when_close_raises(tmp_path: Path) -> None:
+    class CloseRaises:
+        def close(self) -> None:
+            raise RuntimeError("close broke")
+
+    machine = store_machine(ModelStore, dim=2, workdir=str(tmp_path))()
+    machine.store = CloseRaises()
+    with pytest.raises(RuntimeError, match="close broke"):
+        machine.teardown()
+    left = list(tmp_path.iterdir())
+    assert left == [], f"expected the example's directory removed; left {left}"

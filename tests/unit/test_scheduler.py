@@ -192,3 +192,28 @@ def test_interleaving_with_threads_blocked_on_a_lock_replays_exactly() -> None:
 
     for seed in range(4):
         assert run(seed) == run(seed), f"seed {seed} did not replay"
+
+
+def test_a_thread_asleep_over_one_long_poll_is_not_taken_for_blocked(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread waiting for the GIL sleeps in futex with its clock still, for as long as
+    the controller holds the GIL; on a busy machine that outlasts the time window within
+    one poll. Only several quiet polls in a row make it blocked (else one seed replayed
+    two interleavings when the machine was loaded)."""
+    from warmtier.testing.concurrency import scheduler as mod
+
+    monkeypatch.setattr(mod, "_proc_state", lambda native_id: "S")
+    monkeypatch.setattr(mod, "_cpu_ns", lambda ident: 1234)
+    monkeypatch.setattr(mod, "_sleeps_in_io", lambda native_id: False)
+    sched = Scheduler(RandomStrategy(0))
+    worker = mod._Worker(0, lambda: None, thread=threading.current_thread(),
+                         state=mod.RUNNING, resumed_at=0.0)
+    now = 0.0
+    assert not sched._quiet(worker, now), "first sight of a still clock"
+    now += 1.0  # one poll, long after the window: the controller lost its core meanwhile
+    assert not sched._quiet(worker, now), "one long poll was taken for a blocked thread"
+    verdicts = []
+    for _ in range(mod._QUIET_POLLS):
+        now += sched.block_window
+        verdicts.append(sched._quiet(worker, now))
+    assert verdicts[-1], f"expected blocked after {mod._QUIET_POLLS} quiet polls: {verdicts}"
