@@ -71,10 +71,6 @@ class KillPoint:
             return f"pl:{self.number}:{self.ops}"
         return f"{self.kind}:{self.number}"
 
-    @property
-    def needs_failpoints(self) -> bool:
-        return self.kind in ("fp", "hit", "raise", "enospc")
-
     def as_kind(self, kind: str) -> KillPoint:
         """The same failpoint hit with another action (``fp`` kill, ``raise``, ``enospc``)."""
         return KillPoint(kind, self.name, self.op_kind, self.number)
