@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,6 +32,7 @@ __all__ = [
     "slot_checksum",
     "slot_dtype",
     "slots_name",
+    "slots_pass",
     "unpublished_slot_checksum",
     "write_current",
 ]
@@ -123,6 +125,27 @@ def unpublished_slot_checksum(slot: bytes | memoryview, seq: int,
         return zlib.crc32(content, zlib.crc32(slot[16:], crc))
     head = bytes(slot[4:8]) + _SEQ.pack(seq)
     return _XXH3(content, _XXH3(slot[16:], _XXH3(head))) & _LOW32
+
+
+def slots_pass(version: int, slots: memoryview, arena: memoryview,
+               rows: Iterable[tuple[int, int, int, int]], size: int) -> list[bool]:
+    """For each ``(start, offset, length, checksum)`` of ``rows``: whether the slot of
+    ``size`` bytes at ``start`` of ``slots``, with its content at ``offset`` of ``arena``,
+    has that checksum. :func:`slot_checksum` over many slots, written out as one loop
+    with no call per slot (what a verified ``open`` spends its time on).
+
+    >>> slot, content = bytes(range(64)), b"xy"
+    >>> rows = [(0, 0, 2, slot_checksum(slot, content, 2)), (0, 0, 1, 7)]
+    >>> slots_pass(2, memoryview(slot), memoryview(content), rows, 64)
+    [True, False]
+    """
+    if version == 1:
+        crc32 = zlib.crc32
+        return [crc32(arena[o : o + n], crc32(slots[st + 4 : st + size])) == c
+                for st, o, n, c in rows]
+    h = _XXH3
+    return [h(arena[o : o + n], h(slots[st + 16 : st + size], h(slots[st + 4 : st + 16])))
+            & _LOW32 == c for st, o, n, c in rows]
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,11 @@ newest version of each id wins; damage before the last durability point is an er
 from __future__ import annotations
 
 import os
-import zlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
-import xxhash
 
 from warmtier.allocator import AllocatorError, ExtentAllocator
 from warmtier.errors import CorruptionError
@@ -27,6 +25,7 @@ from warmtier.format import (
     fixed_dtype,
     read_current,
     slots_name,
+    slots_pass,
 )
 from warmtier.mapped import MappedFile
 from warmtier.state import StoreState
@@ -204,23 +203,13 @@ class Recovery(StoreState):
 
     def _verify(self, cand: _I64, offs: _I64, lens: _I64,
                 sane: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
-        """Which candidate slots pass their checksum (one pass per slot and content, the
-        checksum of :func:`~warmtier.format.slot_checksum` written out for speed)."""
+        """Which candidate slots pass their checksum (:func:`~warmtier.format.slots_pass`)."""
         size = self._slot_size
-        slots_mv = self._slot_bytes.data
-        arena_mv = self._arena.data
         pick = np.flatnonzero(sane)
         rows = zip((cand[pick] * size).tolist(), offs[pick].tolist(), lens[pick].tolist(),
                    self._slots["crc"][cand[pick]].tolist(), strict=True)
-        if self._header.version == 1:
-            crc32 = zlib.crc32
-            ok = [crc32(arena_mv[o : o + n], crc32(slots_mv[st + 4 : st + size])) == c
-                  for st, o, n, c in rows]
-        else:
-            h = xxhash.xxh3_64_intdigest
-            ok = [h(arena_mv[o : o + n], h(slots_mv[st + 16 : st + size],
-                                           h(slots_mv[st + 4 : st + 16]))) & 0xFFFFFFFF == c
-                  for st, o, n, c in rows]
+        ok = slots_pass(self._header.version, self._slot_bytes.data, self._arena.data, rows,
+                        size)
         good = np.zeros(len(cand), dtype=bool)
         good[pick] = ok
         return good
