@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
-import numpy.typing as npt
 
 from warmtier.allocator import ExtentAllocator
 from warmtier.compaction import PAGE, Compaction, round_up
@@ -47,6 +46,7 @@ from warmtier.format import (
 )
 from warmtier.invariants import Invariants
 from warmtier.mapped import MappedFile
+from warmtier.ranking import Ranking
 from warmtier.records import Embedding, Record, StoreStats
 from warmtier.recovery import Recovery, Verify
 from warmtier.validation import (
@@ -65,8 +65,6 @@ _F32 = np.dtype("<f4")
 _FIXED = struct.Struct("<IHHQQQfxxxxd")  # crc id_len flags seq off length confidence norm
 _CRC = struct.Struct("<I")
 _F4 = struct.Struct("<f")
-# Norms outside this range are scored in float64 (float32 would overflow or underflow).
-_SAFE_NORM = (1e-30, 1e30)
 
 
 # Record's slot descriptors: set directly, they skip the frozen __setattr__ (half the cost
@@ -120,7 +118,7 @@ class _OpenPaths:
     paths: ClassVar[set[str]] = set()
 
 
-class WarmTierStore(Recovery, Compaction, Invariants):
+class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
     """A persistent, thread-safe store of (id, embedding, content, confidence) records.
 
     >>> import tempfile, numpy as np
@@ -387,52 +385,7 @@ class WarmTierStore(Recovery, Compaction, Invariants):
             self._ensure_open()
             if not self._index:
                 return []
-            return self._top_k(self._scores(unit), k)
-
-    def _scores(self, unit: npt.NDArray[np.float64],
-                raw: npt.NDArray[np.float32] | None = None) -> npt.NDArray[np.float64]:
-        """The cosine similarity to ``unit`` (a unit vector), in [-1, 1], of every slot's
-        embedding up to :meth:`_span`: float32 products (``raw`` when the caller computed
-        them already, as ``search_many`` does in one matrix product), exact float64 ones
-        for extreme norms, 0.0 for a zero embedding. Slots that are not live score
-        anything."""
-        span = len(raw) if raw is not None else self._span()
-        live = self._table.live[:span]
-        norms = self._table.norms[:span]
-        with np.errstate(all="ignore"):
-            if raw is None:
-                raw = self._embeddings[:span] @ unit.astype(np.float32)
-            scores: npt.NDArray[np.float64] = raw.astype(np.float64) / norms
-        extreme = live & (norms != 0.0) & (
-            (norms < _SAFE_NORM[0]) | (norms > _SAFE_NORM[1]) | ~np.isfinite(scores)
-        )
-        if extreme.any():
-            rows = np.flatnonzero(extreme)
-            exact = self._embeddings[rows].astype(np.float64) @ unit
-            scores[rows] = exact / norms[rows]
-        scores[norms == 0.0] = 0.0
-        np.clip(scores, -1.0, 1.0, out=scores)
-        return scores
-
-    def _span(self) -> int:
-        """One past the highest live slot: a search reads no further. (Slots are taken
-        lowest first, so after growth this is the used part, not the capacity.)"""
-        live = self._table.live
-        from_end = int(np.argmax(live[::-1]))  # stops at the first live slot from the end
-        return len(live) - from_end if len(live) and live[-1 - from_end] else 0
-
-    def _top_k(self, scores: npt.NDArray[np.float64], k: int) -> list[tuple[str, float]]:
-        """The ``k`` best live slots by score, as (id, score), ties by id ascending."""
-        cand = np.flatnonzero(self._table.live)
-        s = scores[cand]
-        if k < len(cand):
-            top = np.argpartition(-s, k - 1)[:k]
-            keep = s >= s[top].min()  # every slot tied with the k-th stays a candidate
-            cand, s = cand[keep], s[keep]
-        slot_ids = self._table.ids
-        pairs = [(str(slot_ids[i]), v) for i, v in zip(cand.tolist(), s.tolist(), strict=True)]
-        pairs.sort(key=lambda p: (-p[1], p[0]))
-        return pairs[:k]
+            return self._rank(unit[None, :], k)[0]
 
     # -- writes ----------------------------------------------------------------------
 
@@ -655,10 +608,7 @@ class WarmTierStore(Recovery, Compaction, Invariants):
             self._ensure_open()
             if not self._index:
                 return [[] for _ in qs]
-            with np.errstate(all="ignore"):
-                raws = units.astype(np.float32) @ self._embeddings[: self._span()].T
-            return [self._top_k(self._scores(u, raw), k) for u, raw in zip(units, raws,
-                                                                            strict=True)]
+            return self._rank(units, k)
 
     # -- space -----------------------------------------------------------------------
 

@@ -13,18 +13,17 @@ CATEGORY = "search"
 CAUGHT_BY = ("properties",)
 
 
-@patch("_scores", old="extreme = live & (norms != 0.0) & (",
-       new="extreme = live & (  # BUG: ``(norms != 0.0) &`` dropped ...")
+@patch("_scores", old="extreme = (norms != 0.0) & (",
+       new="extreme = (  # BUG: ``(norms != 0.0) &`` dropped ...")
 @patch("_scores", old="""
     if extreme.any():
-        rows = np.flatnonzero(extreme)
-        exact = self._embeddings[rows].astype(np.float64) @ unit
-        scores[rows] = exact / norms[rows]
+        exact = self._embeddings[rows[extreme]].astype(np.float64) @ unit
+        scores[extreme] = exact / norms[extreme]
     scores[norms == 0.0] = 0.0
 """, new="""
-    for i in np.flatnonzero(extreme).tolist():  # ... and no zero-norm fix-up
-        exact = float(self._embeddings[i].astype(np.float64) @ unit)
-        scores[i] = exact / float(norms[i])
+    for j in np.flatnonzero(extreme).tolist():  # ... and no zero-norm fix-up
+        exact = float(self._embeddings[rows[j]].astype(np.float64) @ unit)
+        scores[j] = exact / float(norms[j])
 """)
 class ZeroNormCrashStore(WarmTierStore):
     """Reference store whose search divides by a zero norm."""

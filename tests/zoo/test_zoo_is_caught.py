@@ -59,7 +59,7 @@ def test_a_patch_whose_lines_moved_fails_naming_the_member_the_method_and_the_li
     with pytest.raises(PatchError) as info:
         patch("_top_k", old="pairs.sort(key=by_slot)", new="pass")(Moved)
     message = str(info.value)
-    assert "Moved" in message and "WarmTierStore._top_k" in message, message
+    assert "Moved" in message and "Ranking._top_k" in message, message
     assert "pairs.sort(key=by_slot)" in message and "is not there any more" in message, message
 
 
