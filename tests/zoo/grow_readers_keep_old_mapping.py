@@ -15,8 +15,8 @@ CATEGORY = "growth"
 CAUGHT_BY = ("properties",)
 
 
-@patch("_read", old="content = self._arena_mv[off : off + t.lengths.item(i)].tobytes()",
-       new="content = self._read_arena_mv[off : off + t.lengths.item(i)].tobytes()")
+@patch("_read", old="content = self._arena_mv[off : off + n].tobytes()",
+       new="content = self._read_arena_mv[off : off + n].tobytes()")
 class ReadersKeepOldMappingStore(WarmTierStore):
     """Reference store whose get() reads through a content view that growth does not refresh."""
 
