@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.floors import floor_lines, reference_store_under_test
 from benchmarks.run import _si
 from benchmarks.tight_peers import TightPeer, empty_loop, peer_classes
 from warmtier.perf.history import git_commit, machine_info
@@ -335,11 +336,13 @@ def profile_paths(data: Data, n: int, out: Path, lines: int) -> str:
 
     root = Path(tempfile.mkdtemp(prefix="warmtier-profile-"))
     peer = WarmtierPeer(str(root / "p"), data.dim, n)
+    batch = WarmtierPeer(str(root / "b"), data.dim, n)
     chunks = [data.chunk(a, min(a + CHUNK, n)) for a in range(0, n, CHUNK)]
     ids = [i for c in chunks for i in c[0]]
     random.Random(3).shuffle(ids)
     steps: list[tuple[str, Any]] = [
         ("put", lambda: [peer.put_loop(peer.prepare_put(*c), []) for c in chunks]),
+        ("put_many", lambda: [batch.put_batch(batch.prepare_put(*c)) for c in chunks]),
         ("get", lambda: peer.get_loop(ids, [])),
         ("scan", peer.scan),
         ("search", lambda: [peer.search(q, 10) for q in data.queries]),
@@ -359,6 +362,7 @@ def profile_paths(data: Data, n: int, out: Path, lines: int) -> str:
                      "```", cut, "```", ""]
     finally:
         peer.close()
+        batch.close()
         shutil.rmtree(root, ignore_errors=True)
     return "\n".join(text)
 
@@ -380,6 +384,8 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile-n", type=int, default=20_000)
     parser.add_argument("--profile-lines", type=int, default=45)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--no-floors", action="store_true",
+                        help="skip the floors of the reference store's paths")
     parser.add_argument("--out", type=Path, default=Path("reports/bench"))
     parser.add_argument("--tmp", type=Path, default=None, help="scratch directory root")
     return parser.parse_args(argv)
@@ -407,6 +413,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "content_mean": float(np.mean(data.w.sizes)),
     }
     md = markdown(tallies, meta)
+    if not args.no_floors and reference_store_under_test():
+        log("measuring the floors of the reference store's paths")
+        md += ("\n## What the reference store is up against (measured in this run)\n\n"
+               + "\n".join(floor_lines(data, n, args.tmp)) + "\n")
     if not args.no_profile:
         log("profiling the warmtier paths")
         md += "\n## Where warmtier's time goes (pyinstrument)\n\n" + profile_paths(
