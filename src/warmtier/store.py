@@ -356,8 +356,7 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         with self._lock:
             self._ensure_open()
             slot_ids = self._table.ids
-            names: list[str] = [slot_ids[i] for i in  # type: ignore[misc]  # live: a str
-                                np.flatnonzero(self._table.live).tolist()]
+            names = [str(slot_ids[i]) for i in np.flatnonzero(self._table.live).tolist()]
         return self._scan_batches(names, batch_size)
 
     def _scan_batches(self, names: list[str], batch_size: int) -> Iterator[Record]:
@@ -365,13 +364,11 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
             batch = names[start : start + batch_size]
             with self._lock:
                 self._ensure_open()
-                slots = list(map(self._index.get, batch))
-                if None in slots:  # ids removed since the scan began are skipped
-                    batch = [name for name, i in zip(batch, slots, strict=True) if i is not None]
-                    slots = [i for i in slots if i is not None]
-                    if not slots:
-                        continue
-                where = np.array(slots, dtype=np.int64)
+                index = self._index
+                found = [(name, index[name]) for name in batch if name in index]
+                if not found:
+                    continue
+                where = np.fromiter((i for _, i in found), dtype=np.int64, count=len(found))
                 embs = self._embeddings[where]
                 embs.flags.writeable = False
                 offs = self._table.offsets[where].tolist()
@@ -379,7 +376,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
                 confs = self._table.confidences[where].tolist()
                 arena = self._arena_mv  # memoryview slices: a third of ndarray slicing's cost
                 contents = [arena[o : o + n].tobytes() for o, n in zip(offs, lens, strict=True)]
-            yield from list(map(_make_record, batch, embs, contents, confs))
+            for (name, _), emb, content, conf in zip(found, embs, contents, confs, strict=True):
+                yield _make_record(name, emb, content, conf)
 
     def search(self, query: Any, k: int = 10) -> list[tuple[str, float]]:
         q = validate_query(query, self._dim)

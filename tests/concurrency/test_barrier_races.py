@@ -17,7 +17,7 @@ import pytest
 
 from warmtier.records import Record
 from warmtier.testing.compare import assert_stats_match, records_equal
-from warmtier.testing.concurrency.history import HistoryRecorder, StoreModel
+from warmtier.testing.concurrency.history import HistoryRecorder
 from warmtier.testing.concurrency.linearizability import check
 from warmtier.testing.concurrency.pytest_plugin import ReplayHint
 from warmtier.testing.concurrency.races import Latencies, Role, run_workload
@@ -30,7 +30,7 @@ from warmtier.testing.concurrency.witness import (
     value,
     whole,
 )
-from warmtier.testing.subject import Subject
+from warmtier.testing.subject import BATCH_CALLS, Subject
 
 Factory = Callable[..., Any]
 LatencyFactory = Callable[[str], Latencies]
@@ -98,7 +98,7 @@ def assert_count_matches_ids(store: Any, replay: ReplayHint) -> None:
 
 def assert_linearizable(recorder: HistoryRecorder, replay: ReplayHint) -> None:
     history = recorder.history()
-    result = check(history, StoreModel())
+    result = check(history, recorder.model())  # it knows each put's embedding (search)
     print(f"linearizability check of {len(history)} operations ({len(result.parts)} "
           f"partitions): {result.seconds:.3f} s")
     assert result.ok is True, f"{result.message}\n{replay.command()}"
@@ -214,6 +214,63 @@ def test_hot_spot_of_fifty_threads_on_ten_ids_is_linearizable(race: Race) -> Non
     race.run(Role("worker", threads, act, ops=ops))
     assert_linearizable(recorder, replay)
     assert_count_matches_ids(store, replay)
+    check_store(store)
+
+
+def _batch_calls(race: Race) -> None:
+    missing = [c for c in BATCH_CALLS if not callable(getattr(race.store, c, None))]
+    if missing:
+        pytest.skip(f"the store has no {', '.join(missing)}: the batch extensions are optional")
+
+
+@pytest.mark.promise("linearizable")
+def test_batch_calls_racing_single_calls_on_eight_ids_are_linearizable(race: Race) -> None:
+    """Each batch call is one atomic operation (docs/contract-extensions.md): no other
+    thread's call falls between two records of it. A batch stays within one of four
+    pairs of ids, so the checker splits the history by pair."""
+    _batch_calls(race)
+    threads, ops = 12, race.scaled(15, 80)
+    store, replay = race.store, race.replay
+    recorder, view = race.recorded()
+
+    def act(t: int, i: int, rng: random.Random) -> None:
+        pair = 2 * rng.randrange(4)
+        some = [f"h{pair + rng.randrange(2)}" for _ in range(rng.randint(1, 3))]
+        roll = rng.random()
+        if roll < 0.35:
+            view.put_many([(id, *value(id, t, i * 8 + j, rng.choice((10, 90))))
+                           for j, id in enumerate(some)])
+        elif roll < 0.6:
+            view.get_many(some)
+        elif roll < 0.7:
+            view.remove_many(some)
+        elif roll < 0.85:
+            view.put(some[0], *value(some[0], t, i * 8 + 7))
+        else:
+            view.get(some[0])
+
+    race.run(Role("worker", threads, act, ops=ops))
+    assert_linearizable(recorder, replay)
+    assert_count_matches_ids(store, replay)
+    check_store(store)
+
+
+@pytest.mark.promise("linearizable")
+def test_search_many_racing_batches_of_puts_sees_each_batch_whole(race: Race) -> None:
+    _batch_calls(race)
+    threads, ops = 4, race.scaled(8, 25)
+    store, replay = race.store, race.replay
+    recorder, view = race.recorded()
+
+    def act(t: int, i: int, rng: random.Random) -> None:
+        some = [f"s{rng.randrange(6)}" for _ in range(rng.randint(1, 3))]
+        if t % 2:
+            view.put_many([(id, *value(id, t, i * 8 + j)) for j, id in enumerate(some)])
+        else:
+            view.search_many([value(id, t, i)[0] for id in some[:2]], 3)
+
+    race.run(Role("worker", threads, act, ops=ops))
+    assert_linearizable(recorder, replay)
     check_store(store)
 
 

@@ -25,7 +25,7 @@ GATE_TIMEOUT = float(os.environ.get("WARMTIER_ZOO_TIMEOUT", "300"))
 #: The bug classes the issue asks the zoo to cover, each with at least one member.
 REQUIRED_CATEGORIES = {
     "allocator", "replace", "remove", "compaction", "growth", "persistence", "crash",
-    "concurrency", "scan", "search", "validation",
+    "concurrency", "scan", "search", "validation", "batch",
 }
 
 

@@ -62,6 +62,8 @@ GAPS: Mapping[str, str] = {
     "locking": "a second open of a directory raises StoreLockedError",
 }
 
+#: The batch calls of docs/contract-extensions.md, each drawn for a store that has it.
+BATCH_CALLS = ("put_many", "get_many", "remove_many", "search_many")
 #: Options the suites know how to choose for ``create`` (the reference store's).
 KNOWN_CREATE_OPTIONS = (
     "initial_capacity", "initial_content_bytes", "max_content", "max_slots",
@@ -125,6 +127,8 @@ class Subject:
     create_options: tuple[str, ...] = ()
     open_options: tuple[str, ...] = ()
     known_gaps: Mapping[str, str] = field(default_factory=dict)
+    #: The batch calls of docs/contract-extensions.md the store has (suites draw them).
+    batch_calls: tuple[str, ...] = ()
 
     @staticmethod
     @functools.cache
@@ -153,6 +157,8 @@ class Subject:
             create_options=_keyword_options(cls.create, declared) or (),
             open_options=_keyword_options(cls.open, None) or (),
             known_gaps=gaps,
+            batch_calls=tuple(name for name in BATCH_CALLS
+                              if callable(getattr(cls, name, None))),
         )
 
     @staticmethod

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 State = frozenset[tuple[str, bytes]]
+#: The batch extensions (docs/contract-extensions.md): one operation each, atomic.
+BATCH_KINDS = frozenset({"put_many", "get_many", "remove_many", "search_many"})
 
 
 def fingerprint(id: str, embedding: Any, content: bytes | str, confidence: float) -> bytes:
@@ -139,6 +141,8 @@ class HistoryRecorder:
                 f"{v[0]!r}: {self._show(v[1]) if isinstance(v[1], bytes) else v[1]}"
                 for v in value
             ) + "]"
+        if isinstance(value, tuple) and all(v is None or isinstance(v, bytes) for v in value):
+            return "(" + ", ".join(self._show(v) for v in value) + ")"
         if isinstance(value, frozenset):
             return "{" + ", ".join(sorted(repr(v) for v in value)) + "}"
         return repr(value)
@@ -158,8 +162,16 @@ class HistoryRecorder:
             elif raw.kind == "scan":
                 args = raw.arg
                 shown += f"batch_size={raw.arg[0]}"
+            elif raw.kind in BATCH_KINDS:
+                args = raw.arg
+                shown += self._show(raw.arg) if raw.kind == "put_many" else (
+                    f"<{len(raw.arg[0])} queries>, k={raw.arg[1]}"
+                    if raw.kind == "search_many" else repr(list(raw.arg)))
             shown += ")"
-            result = "<raised, effect unknown>" if raw.ret is None else self._show(raw.result)
+            result = ("<raised, effect unknown>" if raw.ret is None else
+                      repr([list(answer) for answer in raw.result])
+                      if raw.kind == "search_many" and isinstance(raw.result, tuple)
+                      else self._show(raw.result))
             out.append(
                 Operation(
                     raw.client,
@@ -239,6 +251,44 @@ class RecordingStore:
         )
         return result
 
+    def put_many(self, records: Iterable[Any]) -> None:
+        """Logged as one operation writing every record in order (a batch the history
+        cannot fingerprint, bad input, goes to the store unlogged: it must change nothing)."""
+        records = list(records)
+        try:
+            rows = [_batch_row(r) for r in records]
+        except (AttributeError, TypeError, ValueError):
+            self.store.put_many(records)
+            return
+        writes = []
+        for id, embedding, content, confidence in rows:
+            token = fingerprint(id, embedding, content, confidence)
+            size = len(content.encode("utf-8") if isinstance(content, str) else content)
+            self.recorder.label(token, size, np.asarray(embedding, dtype=np.float64))
+            writes.append((id, token))
+        self._run("put_many", None, tuple(writes), lambda: self.store.put_many(records), _none)
+
+    def get_many(self, ids: Iterable[str]) -> list[Any]:
+        ids = list(ids)
+        result: list[Any] = self._run("get_many", None, tuple(ids),
+                                      lambda: self.store.get_many(ids), _tokens)
+        return result
+
+    def remove_many(self, ids: Iterable[str]) -> list[bool]:
+        ids = list(ids)
+        result: list[bool] = self._run("remove_many", None, tuple(ids),
+                                       lambda: self.store.remove_many(ids), tuple)
+        return result
+
+    def search_many(self, queries: Any, k: int = 10) -> list[list[tuple[str, float]]]:
+        queries = list(queries)
+        qs = tuple(tuple(float(v) for v in np.asarray(q, dtype=np.float64).astype(np.float32))
+                   for q in queries)
+        result: list[list[tuple[str, float]]] = self._run(
+            "search_many", None, (qs, k), lambda: self.store.search_many(queries, k),
+            lambda value: tuple(_pairs(answer) for answer in value))
+        return result
+
     def scan(self, batch_size: int = 1024) -> Iterator[Any]:
         """The store's scan, logged once exhausted: called before the first record is
         asked for, returned after the last; the result is the (id, fingerprint) pairs."""
@@ -272,6 +322,20 @@ def _pairs(value: Any) -> Any:
         return value
 
 
+def _tokens(value: Any) -> tuple[bytes | None, ...]:
+    return tuple(_token(record) for record in value)
+
+
+def _batch_row(record: Any) -> tuple[str, Any, Any, float]:
+    """A put_many record as (id, embedding, content, confidence), in any shape the batch
+    extension takes (docs/contract-extensions.md)."""
+    if isinstance(record, (tuple, list)):
+        if len(record) not in (3, 4):
+            raise ValueError(f"a record of {len(record)} fields")
+        return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
+    return (record.id, record.embedding, record.content, record.confidence)
+
+
 def _token(value: Any) -> bytes | None:
     if value is None:
         return None
@@ -297,7 +361,7 @@ class StoreModel:
     linearizable; :func:`scan_problems` judges it).
     """
 
-    GLOBAL = frozenset({"len", "ids", "search"})
+    GLOBAL = frozenset({"len", "ids", "search"}) | BATCH_KINDS
 
     def __init__(
         self, embeddings: Mapping[bytes, np.ndarray[Any, np.dtype[np.float32]]] | None = None,
@@ -322,7 +386,8 @@ class StoreModel:
         for key, token in state:
             Op.put(key, self._embedding(token, model.dim), token).apply(model)
         try:
-            got = self._as_op(op).apply(model)
+            got = self._apply_batch(op, model) if op.kind in BATCH_KINDS else \
+                self._as_op(op).apply(model)
         except WarmTierError:  # the model refuses the call: it cannot have returned
             return state if op.pending else None
         if not op.pending and not self._agrees(op, got, model):
@@ -339,12 +404,26 @@ class StoreModel:
                           op.args[1])
         return Op.on(op.kind, op.args[0] if op.args else "")
 
+    def _apply_batch(self, op: Operation, model: ModelStore) -> Any:
+        """A batch call as its loop of single calls, all at one point: what it returns,
+        in the history's terms (a record as its fingerprint)."""
+        if op.kind == "put_many":
+            for id, token in op.args:
+                Op.put(id, self._embedding(token, model.dim), token).apply(model)
+            return None
+        if op.kind == "get_many":
+            return tuple(None if (r := model.get(id)) is None else r.content for id in op.args)
+        if op.kind == "remove_many":
+            return tuple(model.remove(id) for id in op.args)
+        return tuple(model.scan())  # search_many: judged against the records
+
     def _model_dim(self, op: Operation) -> int:
         """The store's ``dim``: as given, else that of the embeddings put, else of the
         query searched (1 for a history of neither)."""
         if self.dim is None:
             known = next((len(e) for e in self.embeddings.values()), None)
-            query = len(op.args[0]) if op.kind == "search" else 1
+            query = (len(op.args[0]) if op.kind == "search" else
+                     len(op.args[0][0]) if op.kind == "search_many" and op.args[0] else 1)
             return known or query
         return self.dim
 
@@ -362,15 +441,35 @@ class StoreModel:
             return bool(result == frozenset(got))
         if kind == "search":
             return _search_fits(result, op.args, list(model.scan()))
+        if kind == "search_many":
+            queries, k = op.args
+            return isinstance(result, tuple) and len(result) == len(queries) and all(
+                _search_fits(answer, (query, k), list(got))
+                for query, answer in zip(queries, result, strict=True))
         return bool(result == got)
 
     def partition(self, history: Sequence[Operation]) -> list[list[Operation]]:
+        """Independent parts: the operations on each set of ids that batch calls join
+        (one part per id without them); the whole history when a call sees every id."""
         history = [op for op in history if op.kind != "scan"]
-        if any(op.kind in self.GLOBAL for op in history):
+        if any(op.kind in self.GLOBAL - {"put_many", "get_many", "remove_many"}
+               for op in history):
             return [list(history)]
+        root: dict[str, str] = {}
+
+        def find(key: str) -> str:
+            while root.setdefault(key, key) != key:
+                key = root[key] = root[root[key]]
+            return key
+
+        for op in history:
+            keys = _keys(op)
+            for key in keys[1:]:
+                root[find(key)] = find(keys[0])
         parts: dict[str, list[Operation]] = {}
         for op in history:
-            parts.setdefault(op.args[0], []).append(op)
+            keys = _keys(op)
+            parts.setdefault(find(keys[0]) if keys else "", []).append(op)
         return list(parts.values())
 
     def unexplained(self, history: Sequence[Operation]) -> list[Operation]:
@@ -384,9 +483,8 @@ class StoreModel:
         contradicts."""
         puts: dict[str, list[Operation]] = {}
         removes: dict[str, list[Operation]] = {}
-        for op in history:
-            if op.kind in ("put", "remove"):
-                (puts if op.kind == "put" else removes).setdefault(op.args[0], []).append(op)
+        for op in _single_writes(history):
+            (puts if op.kind == "put" else removes).setdefault(op.args[0], []).append(op)
 
         def present(key: str, op: Operation, fits: Callable[[Operation], bool]) -> bool:
             return any(
@@ -414,6 +512,9 @@ class StoreModel:
     ) -> bool:
         kind, result = op.kind, op.result
         anything: Callable[[Operation], bool] = lambda p: True  # noqa: E731
+        if kind in ("get_many", "remove_many", "search_many") and isinstance(result, tuple):
+            return all(self._explained(single, present, absent, puts)
+                       for single in _single_reads(op))
         if kind in ("get", "contains", "remove"):
             key = op.args[0]
             if result is None or result is False:
@@ -451,6 +552,44 @@ class StoreModel:
 
     def describe_state(self, state: State) -> str:
         return "{" + ", ".join(f"{k!r}: {v.hex()[:8]}" for k, v in sorted(state)) + "}"
+
+
+def _keys(op: Operation) -> list[str]:
+    """The ids an operation touches (a batch's every id)."""
+    if op.kind == "put_many":
+        return [id for id, _ in op.args]
+    if op.kind in ("get_many", "remove_many"):
+        return list(op.args)
+    return [op.args[0]]
+
+
+def _single_writes(history: Sequence[Operation]) -> Iterator[Operation]:
+    """The puts and removes of ``history``, a batch's as single ones with its stamps."""
+    for op in history:
+        if op.kind in ("put", "remove"):
+            yield op
+        elif op.kind == "put_many":
+            for id, token in op.args:
+                yield Operation(op.client, "put", (id, token), None, op.call, op.ret)
+        elif op.kind == "remove_many":
+            results = op.result if isinstance(op.result, tuple) else (None,) * len(op.args)
+            for id, removed in zip(op.args, results, strict=False):
+                yield Operation(op.client, "remove", (id,), removed, op.call, op.ret)
+
+
+def _single_reads(op: Operation) -> Iterator[Operation]:
+    """A batch's observations as single calls with its stamps: get_many's reads,
+    search_many's searches, remove_many's answers (a False for an id the batch already
+    removed says nothing, and is left out)."""
+    if op.kind in ("get_many", "remove_many"):
+        kind = op.kind.removesuffix("_many")
+        for j, (id, result) in enumerate(zip(op.args, op.result, strict=False)):
+            if not (kind == "remove" and result is False and id in op.args[:j]):
+                yield Operation(op.client, kind, (id,), result, op.call, op.ret)
+        return
+    queries, k = op.args
+    for query, answer in zip(queries, op.result, strict=False):
+        yield Operation(op.client, "search", (query, k), answer, op.call, op.ret)
 
 
 def _search_fits(result: Any, args: tuple[Any, ...], records: list[Record]) -> bool:

@@ -28,7 +28,8 @@ from warmtier.model import ModelStore
 from warmtier.testing import compare
 from warmtier.testing.compare import mismatch
 from warmtier.testing.properties import strategies as S
-from warmtier.testing.properties.machine_base import StoreMachineBase, counted, event
+from warmtier.testing.properties.batch_rules import BatchRules
+from warmtier.testing.properties.machine_base import counted, event
 from warmtier.testing.subject import KNOWN_CREATE_OPTIONS, SIZING_HINTS, Subject
 from warmtier.validation import DEFAULT_MAX_CONTENT
 
@@ -77,7 +78,7 @@ def bad_inputs(dim: int) -> st.SearchStrategy[tuple[str, Any]]:
     )
 
 
-class StoreMachine(StoreMachineBase):
+class StoreMachine(BatchRules):
     """The store machine's rules. Not runnable by itself: :func:`store_machine` makes the
     subclass that names the store class and the dimension, and holds the strategies that
     depend on them (``embeddings``, ``contents``, ``new_contents``,

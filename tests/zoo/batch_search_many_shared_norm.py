@@ -1,0 +1,18 @@
+"""Batch: search_many scales every query by the norm of the whole batch (the matrix's
+Frobenius norm) instead of its own, so with two or more queries every score shrinks.
+"""
+
+from __future__ import annotations
+
+from warmtier.store import WarmTierStore
+
+from ._support import patch
+
+CATEGORY = "batch"
+CAUGHT_BY = ("properties",)
+
+
+@patch("search_many", old="units = q64 / np.linalg.norm(q64, axis=1, keepdims=True)",
+       new="units = q64 / np.linalg.norm(q64)  # BUG: one norm for the whole batch")
+class SharedNormStore(WarmTierStore):
+    """Reference store whose search_many normalizes the batch, not each query."""
