@@ -9,14 +9,14 @@ import importlib
 import os
 import shutil
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 import numpy as np
 
 from warmtier import validation as v
 from warmtier.adapters.base import EngineStore, existing_directory, new_directory, top_k
-from warmtier.errors import CapacityError, CorruptionError
+from warmtier.errors import CapacityError, CorruptionError, InvalidArgumentError
 from warmtier.records import CompactionStats, Record, StoreStats
 
 try:
@@ -163,17 +163,23 @@ class LMDBStore(EngineStore):
     # -- records --------------------------------------------------------------------
 
     def put(self, id: str, embedding: Any, content: bytes | str, confidence: float = 1.0) -> None:
+        key, value = self._encode(id, embedding, content, confidence)
+        with self._guard("put"):
+            self._write(lambda txn: txn.put(key, value))
+
+    def _encode(self, id: str, embedding: Any, content: Any, confidence: Any) -> tuple[bytes, bytes]:
+        """A validated record as its key and value."""
         key = v.validate_id(id)
         emb = v.validate_embedding(embedding, self._dim).astype("<f4").tobytes()
         data = v.validate_content(content, self._max_content)
-        value = _CONF.pack(v.validate_confidence(confidence)) + emb + data
-        with self._guard("put"):
-            self._write(lambda txn: txn.put(key, value))
+        return key, _CONF.pack(v.validate_confidence(confidence)) + emb + data
 
     def get(self, id: str) -> Record | None:
         key = v.validate_id(id)
         with self._guard("get"), self._env.begin(db=self._records) as txn:
-            value = txn.get(key)
+            return self._decode(id, txn.get(key))
+
+    def _decode(self, id: str, value: bytes | None) -> Record | None:
         if value is None:
             return None
         if len(value) < self._head:
@@ -205,6 +211,38 @@ class LMDBStore(EngineStore):
             pairs = [(bytes(key).decode(), bytes(val[4:self._head])) for key, val in txn.cursor()]
         matrix = np.frombuffer(b"".join(p[1] for p in pairs), "<f4").reshape(len(pairs), self._dim)
         return top_k([p[0] for p in pairs], matrix, q, k)
+
+    # -- batch calls (docs/contract-extensions.md): one transaction each ------------
+
+    def put_many(self, records: Iterable[Any]) -> None:
+        """Every record in one write transaction: all of them, or on an error none (the
+        extension allows a prefix; one transaction gives the empty one)."""
+        rows = [self._encode(*_fields(j, record)) for j, record in enumerate(records)]
+
+        def body(txn: lmdb.Transaction) -> None:
+            for key, value in rows:
+                txn.put(key, value)
+
+        with self._guard("put_many"):
+            self._write(body)
+
+    def get_many(self, ids: Iterable[str]) -> list[Record | None]:
+        wanted = [(id, v.validate_id(id)) for id in _ids(ids)]
+        with self._guard("get_many"), self._env.begin(db=self._records) as txn:
+            return [self._decode(id, txn.get(key)) for id, key in wanted]
+
+    def remove_many(self, ids: Iterable[str]) -> list[bool]:
+        keys = [v.validate_id(id) for id in _ids(ids)]
+        with self._guard("remove_many"):
+            return list(self._write(lambda txn: [bool(txn.delete(key)) for key in keys]))
+
+    def search_many(self, queries: Any, k: int = 10) -> list[list[tuple[str, float]]]:
+        k = v.validate_k(k)
+        qs = [v.validate_query(q, self._dim) for q in queries]
+        with self._guard("search_many"), self._env.begin(db=self._records, buffers=True) as txn:
+            pairs = [(bytes(key).decode(), bytes(val[4:self._head])) for key, val in txn.cursor()]
+        matrix = np.frombuffer(b"".join(p[1] for p in pairs), "<f4").reshape(len(pairs), self._dim)
+        return [top_k([p[0] for p in pairs], matrix, q, k) for q in qs]
 
     # -- maintenance ----------------------------------------------------------------
 
@@ -279,6 +317,26 @@ class LMDBStore(EngineStore):
                 if not ok:
                     problems.append(f"record {key!r}: bad id, embedding or confidence")
         return problems
+
+
+def _fields(j: int, record: Any) -> tuple[Any, Any, Any, Any]:
+    """(id, embedding, content, confidence) of the ``j``-th record of a put_many: a
+    3- or 4-tuple or list, or an object with those attributes."""
+    try:
+        if isinstance(record, (tuple, list)):
+            if len(record) not in (3, 4):
+                raise InvalidArgumentError(f"records[{j}]: a record is (id, embedding, "
+                                           f"content[, confidence]); got {len(record)} fields")
+            return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
+        return (record.id, record.embedding, record.content, record.confidence)
+    except AttributeError as exc:
+        raise InvalidArgumentError(f"records[{j}] is not a record: {exc}") from None
+
+
+def _ids(ids: Iterable[str]) -> list[str]:
+    if isinstance(ids, (str, bytes)):
+        raise InvalidArgumentError("ids must be an iterable of ids, not one id")
+    return list(ids)
 
 
 def _verify_structure(directory: str) -> None:

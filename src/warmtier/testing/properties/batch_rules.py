@@ -106,7 +106,10 @@ class BatchRules(StoreMachineBase):
             self.put_into_model(id, rows[applied][1], S.materialize(rows[applied][2]),
                                 rows[applied][3], self.model.get(id))
             applied += 1
-        if applied == len(rows) or not self.capacity_error_allowed(sizes[applied]):
+        rest = sizes[applied:]  # a batch applied all or nothing may stop at any of them
+        slots = self.options.get("max_slots")
+        if not rest or not (any(self.capacity_error_allowed(size) for size in rest) or (
+                slots and len(self.model) + len(rest) >= slots)):
             raise mismatch(
                 f"put_many of {len(rows)} records raised CapacityError after {applied} "
                 f"although no configured limit ({self.options}) explains it",
