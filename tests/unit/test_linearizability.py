@@ -7,6 +7,7 @@ import threading
 import time
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -227,3 +228,43 @@ def test_a_search_out_of_time_is_unknown_not_illegal() -> None:
     assert check(history, RegisterModel(), timeout=0.0).verdict is Verdict.UNKNOWN
     assert check(history, RegisterModel(), shrink=False).verdict is Verdict.ILLEGAL
     assert check(history[:-1], RegisterModel()).verdict is Verdict.OK
+
+
+def _batch(kind: str, args: tuple[object, ...], result: object, call: int, ret: int | None,
+           client: int = 0) -> Operation:
+    return Operation(client, kind, args, result, call=call, ret=ret)
+
+
+def test_a_get_many_that_sees_half_of_a_completed_put_many_is_not_linearizable() -> None:
+    history = [
+        _batch("put_many", ((("a", b"va"), ("b", b"vb"))), None, 0, 3),
+        _batch("get_many", ("a", "b"), (b"va", None), 1, 2, client=1),  # inside the batch
+    ]
+    result = check(history, StoreModel())
+    assert result.ok is False, "half a batch seen by a read that overlaps it was accepted"
+    assert len(result.counterexample) == 2, format_history(result.counterexample)
+    whole = [history[0], _batch("get_many", ("a", "b"), (b"va", b"vb"), 1, 2, client=1)]
+    assert check(whole, StoreModel()).ok is True, "the whole batch seen was refused"
+
+
+def test_a_put_many_that_raised_may_have_applied_any_prefix() -> None:
+    recorder = HistoryRecorder()
+    view = recorder.wrap(ModelStore(dim=2))
+
+    class Broken:
+        """put_many that applies its first record, then raises."""
+
+        def __init__(self, store: ModelStore) -> None:
+            self.store = store
+
+        def put_many(self, records: list[tuple[str, list[float], bytes]]) -> None:
+            self.store.put(*records[0])
+            raise OSError("disk gone")
+
+    view.store = Broken(view.store)
+    with pytest.raises(OSError):
+        view.put_many([("a", [1.0, 0.0], b"x"), ("b", [0.0, 1.0], b"y")])
+    view.store = view.store.store
+    assert [view.get("a") is not None, view.get("b") is not None] == [True, False]
+    assert check(recorder.history(), recorder.model()).ok is True, format_history(
+        recorder.history())
