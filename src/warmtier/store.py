@@ -598,8 +598,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
             return [self.remove(id) for id in wanted]
 
     def search_many(self, queries: Any, k: int = 10) -> list[list[tuple[str, float]]]:
-        """``[search(q, k) for q in queries]`` from one matrix product, one lock
-        acquisition: every query sees the same state. Scores may differ from ``search``'s in
+        """``[search(q, k) for q in queries]`` from matrix products (every query against
+        4,096 slots at a time), one lock acquisition: every query sees the same state. Scores may differ from ``search``'s in
         the last float32 bit (a matrix product sums in another order)."""
         k = validate_k(k)
         qs = [validate_query(q, self._dim) for q in queries]
