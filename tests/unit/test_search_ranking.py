@@ -31,7 +31,7 @@ def _embeddings(rng: np.random.Generator, n: int, bases: int, jitter: float) -> 
 
 def _exact(store: WarmTierStore, units: Any, k: int) -> list[list[tuple[str, float]]]:
     """Every live slot scored exactly, then ranked: what the cut must agree with."""
-    raws, _ = store._products(units)
+    raws = store._products(units)[0]
     live = np.flatnonzero(store._table.live[: len(raws)])
     return [store._top_k(live, store._scores(u, raws[:, q], live), k)
             for q, u in enumerate(units)]
