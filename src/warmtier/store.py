@@ -138,6 +138,9 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
     #: After a kill no completed operation is lost and the one in flight is all or
     #: nothing (the contract's stronger promise; see warmtier.testing.subject).
     crash_promise: ClassVar[str] = "no-loss"
+    #: The batch calls this store keeps as docs/contract-extensions.md defines them.
+    batch_calls: ClassVar[tuple[str, ...]] = ("put_many", "get_many", "remove_many",
+                                              "search_many")
     failpoint_names: ClassVar[tuple[str, ...]] = (
         "put.after_alloc",
         "put.after_content",

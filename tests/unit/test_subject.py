@@ -73,3 +73,24 @@ def test_a_declared_gap_that_is_real_is_reported_as_an_expected_failure() -> Non
 def test_a_declared_gap_that_the_store_keeps_anyway_fails_the_run() -> None:
     out = _run_lock_test("tests.unit.gap_stores:NeedlesslyModestModel")
     assert "1 failed" in out and "XPASS(strict)" in out, out
+
+
+def test_batch_calls_are_drawn_only_where_declared() -> None:
+    assert Subject.of(WarmTierStore).batch_calls == WarmTierStore.batch_calls
+    assert Subject.of(NoCoalesceStore).batch_calls, "a zoo member inherits the declaration"
+
+    class Undeclared(ModelStore):
+        def put_many(self, records: object) -> int:  # another meaning of the name
+            return 0
+
+    assert Subject.of(Undeclared).batch_calls == ()
+
+
+@pytest.mark.parametrize("declared", [("put_many", "upsert_many"), ("get_many",)])
+def test_a_batch_call_declared_but_unknown_or_missing_is_a_subject_error(
+        declared: tuple[str, ...]) -> None:
+    class Declares(ModelStore):
+        batch_calls = declared
+
+    with pytest.raises(SubjectError, match="batch_calls"):
+        Subject.of(Declares)

@@ -51,6 +51,10 @@ class LMDBStore(EngineStore):
     for a compacting copy (``env.copy(compact=True)``, synced, renamed over it).
     """
 
+    #: The batch calls of docs/contract-extensions.md, each one transaction.
+    batch_calls: ClassVar[tuple[str, ...]] = ("put_many", "get_many", "remove_many",
+                                              "search_many")
+
     engine_error = lmdb.Error
     #: Passed to ``lmdb.open``; subclasses change durability here.
     env_options: ClassVar[dict[str, Any]] = {

@@ -100,6 +100,20 @@ def load_store_class(spec: str) -> type[Any]:
     return cls
 
 
+def _batch_calls(cls: type[Any], spec: str) -> tuple[str, ...]:
+    """``cls.batch_calls``, checked: known names, each a method of the class."""
+    declared = tuple(getattr(cls, "batch_calls", None) or ())
+    unknown = sorted(set(declared) - set(BATCH_CALLS))
+    if unknown:
+        raise SubjectError(f"{spec}: batch_calls names {unknown}; the batch calls are "
+                           f"{list(BATCH_CALLS)}")
+    missing = [name for name in declared if not callable(getattr(cls, name, None))]
+    if missing:
+        raise SubjectError(f"{spec}: batch_calls declares {missing}, which the class does "
+                           "not have")
+    return declared
+
+
 def _keyword_options(function: Any, declared: Any) -> tuple[str, ...] | None:
     """The keyword options ``function`` names (beyond path and dim); ``declared`` when it
     takes ``**options`` (None when it declares nothing)."""
@@ -127,7 +141,8 @@ class Subject:
     create_options: tuple[str, ...] = ()
     open_options: tuple[str, ...] = ()
     known_gaps: Mapping[str, str] = field(default_factory=dict)
-    #: The batch calls of docs/contract-extensions.md the store has (suites draw them).
+    #: The batch calls of docs/contract-extensions.md the store declares it keeps (the
+    #: suites draw those; a method of the same name alone promises nothing).
     batch_calls: tuple[str, ...] = ()
 
     @staticmethod
@@ -157,8 +172,7 @@ class Subject:
             create_options=_keyword_options(cls.create, declared) or (),
             open_options=_keyword_options(cls.open, None) or (),
             known_gaps=gaps,
-            batch_calls=tuple(name for name in BATCH_CALLS
-                              if callable(getattr(cls, name, None))),
+            batch_calls=_batch_calls(cls, spec),
         )
 
     @staticmethod

@@ -332,10 +332,16 @@ def bad_embeddings(dim: int) -> st.SearchStrategy[Any]:
     overflow float32, complex, bool, text, ragged or non-numeric.
 
     Samples (dim 3): ``[0.0, 0.0]``, ``[[1.0, 1.0, 1.0]]``, ``[nan, 0.0, 0.0]``,
-    ``[1e39, 0.0, 0.0]``, ``array([1j, 0j, 0j])``, ``'abc'``, ``[1.0, 'x', 2.0]``.
+    ``[1e39, 0.0, 0.0]``, a float32 array holding ``inf`` (the type a store's fast path
+    takes), ``array([1j, 0j, 0j])``, ``'abc'``, ``[1.0, 'x', 2.0]``.
     """
     def with_bad(value: Any, at: int) -> list[Any]:
         out: list[Any] = [0.5] * dim
+        out[at % dim] = value
+        return out
+
+    def float32_with(value: float, at: int) -> Any:
+        out = np.full(dim, 0.5, dtype=np.float32)  # the stored type: a store's fast path
         out[at % dim] = value
         return out
 
@@ -350,6 +356,8 @@ def bad_embeddings(dim: int) -> st.SearchStrategy[Any]:
             st.sampled_from([math.nan, math.inf, -math.inf, 1e39, -3.5e38, "x", None]),
             st.integers(0, dim - 1),
         ),
+        st.builds(float32_with, st.sampled_from([math.nan, math.inf, -math.inf]),
+                  st.integers(0, dim - 1)),
         st.just(np.full(dim, 1j)),
         st.just(np.ones(dim, dtype=bool)),
         st.sampled_from(["a" * dim, b"\x00" * (4 * dim), None, 3.0]),
