@@ -14,6 +14,7 @@ import pytest
 
 from warmtier import InvalidArgumentError
 from warmtier.testing.compare import states_equal
+from warmtier.testing.subject import Subject
 
 DIM = 4
 GOOD = np.array([0.5, -1.0, 0.0, 2.0], dtype=np.float32)
@@ -29,6 +30,8 @@ BAD_EMBEDDINGS: list[tuple[str, Any]] = [
     ("inf", [1.0, float("inf"), 0.0, 0.0]),
     ("minus_inf", [float("-inf"), 0.0, 0.0, 0.0]),
     ("overflows_float32", [1e39, 0.0, 0.0, 0.0]),
+    ("float32_nan", np.array([1.0, np.nan, 0.0, 0.0], np.float32)),  # the stored type:
+    ("float32_inf", np.array([np.inf, 0.0, 0.0, 0.0], np.float32)),  # a fast path takes it
     ("complex", np.array([1 + 2j, 0, 0, 0])),
     ("strings", ["a", "b", "c", "d"]),
     ("a_string", "abcd"),
@@ -119,6 +122,27 @@ def test_bad_embedding_is_rejected_and_changes_nothing(
 ) -> None:
     rid = "keep" if target == "existing" else "fresh"
     assert_rejected_unchanged(store, lambda: store.put(rid, embedding, b"x"), f"embedding {name}")
+
+
+BAD_RECORDS: list[tuple[str, Any]] = [
+    *((f"embedding_{n}", ("fresh", e, b"x", 1.0)) for n, e in BAD_EMBEDDINGS),
+    *((f"id_{n}", (i, GOOD, b"x", 1.0)) for n, i in BAD_IDS),
+    *((f"content_{n}", ("fresh", GOOD, c, 1.0)) for n, c in BAD_CONTENTS),
+    ("five_fields", ("fresh", GOOD, b"x", 1.0, 0)),
+    ("not_a_record", 7),
+]
+
+
+@pytest.mark.parametrize(("name", "bad"), BAD_RECORDS, ids=[n for n, _ in BAD_RECORDS])
+@pytest.mark.parametrize("at", [0, 2])
+def test_put_many_with_one_bad_record_is_rejected_and_writes_none(
+    store: Any, subject: Subject, name: str, bad: Any, at: int
+) -> None:
+    if "put_many" not in subject.batch_calls:
+        pytest.skip("the store declares no put_many (batch_calls)")
+    good = [(f"good-{j}", GOOD, b"new", 0.5) for j in range(2)]
+    batch = [*good[:at], bad, *good[at:]]
+    assert_rejected_unchanged(store, lambda: store.put_many(batch), f"put_many, {name} at {at}")
 
 
 @pytest.mark.parametrize(("name", "rid"), BAD_IDS, ids=[n for n, _ in BAD_IDS])

@@ -9,7 +9,8 @@ from warmtier.store import WarmTierStore
 from ._support import patch
 
 CATEGORY = "batch"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_bad_input.py", "-k", "put_many")
 
 
 @patch("put_many", old="""
