@@ -9,7 +9,8 @@ from warmtier.store import WarmTierStore
 from ._support import patch
 
 CATEGORY = "batch"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_batch_calls.py",)
 
 
 @patch("get_many", old="out.append(None if i is None else read(i, id))",

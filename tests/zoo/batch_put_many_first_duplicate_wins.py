@@ -11,7 +11,8 @@ from warmtier.store import WarmTierStore
 from ._support import patch
 
 CATEGORY = "batch"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_batch_calls.py",)
 
 
 @patch("put_many", old="rows = [self._checked_row(j, r) for j, r in enumerate(records)]",

@@ -9,7 +9,8 @@ from warmtier.store import WarmTierStore
 from ._support import patch
 
 CATEGORY = "batch"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_batch_calls.py",)
 
 
 @patch("remove_many", old="return [self.remove(id) for id in wanted]", new="""

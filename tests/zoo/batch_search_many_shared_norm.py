@@ -9,7 +9,8 @@ from warmtier.store import WarmTierStore
 from ._support import patch
 
 CATEGORY = "batch"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("unit", "properties")
+QUICK = ("tests/unit/test_batch_calls.py",)
 
 
 @patch("search_many", old="units = q64 / np.linalg.norm(q64, axis=1, keepdims=True)",

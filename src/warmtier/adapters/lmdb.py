@@ -221,7 +221,7 @@ class LMDBStore(EngineStore):
     def put_many(self, records: Iterable[Any]) -> None:
         """Every record in one write transaction: all of them, or on an error none (the
         extension allows a prefix; one transaction gives the empty one)."""
-        rows = [self._encode(*_fields(j, record)) for j, record in enumerate(records)]
+        rows = [self._encoded(j, record) for j, record in enumerate(records)]
 
         def body(txn: lmdb.Transaction) -> None:
             for key, value in rows:
@@ -230,13 +230,19 @@ class LMDBStore(EngineStore):
         with self._guard("put_many"):
             self._write(body)
 
+    def _encoded(self, j: int, record: Any) -> tuple[bytes, bytes]:
+        try:
+            return self._encode(*_fields(record))
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"records[{j}]: {exc}") from None
+
     def get_many(self, ids: Iterable[str]) -> list[Record | None]:
-        wanted = [(id, v.validate_id(id)) for id in _ids(ids)]
+        wanted = _keys(ids)
         with self._guard("get_many"), self._env.begin(db=self._records) as txn:
             return [self._decode(id, txn.get(key)) for id, key in wanted]
 
     def remove_many(self, ids: Iterable[str]) -> list[bool]:
-        keys = [v.validate_id(id) for id in _ids(ids)]
+        keys = [key for _, key in _keys(ids)]
         with self._guard("remove_many"):
             return list(self._write(lambda txn: [bool(txn.delete(key)) for key in keys]))
 
@@ -323,24 +329,29 @@ class LMDBStore(EngineStore):
         return problems
 
 
-def _fields(j: int, record: Any) -> tuple[Any, Any, Any, Any]:
-    """(id, embedding, content, confidence) of the ``j``-th record of a put_many: a
-    3- or 4-tuple or list, or an object with those attributes."""
+def _fields(record: Any) -> tuple[Any, Any, Any, Any]:
+    """(id, embedding, content, confidence) of a put_many record: a 3- or 4-tuple or
+    list, or an object with those attributes."""
+    if isinstance(record, (tuple, list)):
+        if len(record) not in (3, 4):
+            raise InvalidArgumentError("a record is (id, embedding, content[, confidence]); "
+                                       f"got {len(record)} fields")
+        return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
     try:
-        if isinstance(record, (tuple, list)):
-            if len(record) not in (3, 4):
-                raise InvalidArgumentError(f"records[{j}]: a record is (id, embedding, "
-                                           f"content[, confidence]); got {len(record)} fields")
-            return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
         return (record.id, record.embedding, record.content, record.confidence)
     except AttributeError as exc:
-        raise InvalidArgumentError(f"records[{j}] is not a record: {exc}") from None
+        raise InvalidArgumentError(f"not a record: {exc}") from None
 
 
-def _ids(ids: Iterable[str]) -> list[str]:
-    if isinstance(ids, (str, bytes)):
-        raise InvalidArgumentError("ids must be an iterable of ids, not one id")
-    return list(ids)
+def _keys(ids: Iterable[str]) -> list[tuple[str, bytes]]:
+    """Each id with its key, every id validated first (an error names its position)."""
+    out = []
+    for j, id in enumerate(ids):
+        try:
+            out.append((id, v.validate_id(id)))
+        except InvalidArgumentError as exc:
+            raise InvalidArgumentError(f"ids[{j}]: {exc}") from None
+    return out
 
 
 def _verify_structure(directory: str) -> None:
