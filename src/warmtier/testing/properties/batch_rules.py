@@ -94,28 +94,40 @@ class BatchRules(StoreMachineBase):
                      exc: CapacityError) -> list[str]:
         """After a put_many that raised CapacityError: the prefix of ``rows`` the store
         applied (the model applies it too), which a configured limit must explain."""
-        applied = 0
-        while applied < len(rows):
-            id = rows[applied][0]
-            expected = Record(id, S.to_float32(rows[applied][1]),
-                              S.expected_content(rows[applied][2]), rows[applied][3])
-            if self.store.get(id) != expected or not all(
-                    self.store.get(later[0]) == self.model.get(later[0])
-                    for later in rows[applied + 1 :] if later[0] != id):
-                break
-            self.put_into_model(id, rows[applied][1], S.materialize(rows[applied][2]),
-                                rows[applied][3], self.model.get(id))
-            applied += 1
-        rest = sizes[applied:]  # a batch applied all or nothing may stop at any of them
+        applied = self.applied_prefix(rows)
+        rest = sizes[applied:] if applied is not None else []
         slots = self.options.get("max_slots")
         if not rest or not (any(self.capacity_error_allowed(size) for size in rest) or (
                 slots and len(self.model) + len(rest) >= slots)):
             raise mismatch(
-                f"put_many of {len(rows)} records raised CapacityError after {applied} "
-                f"although no configured limit ({self.options}) explains it",
-                "the batch succeeds, or stops at a record a limit refuses", str(exc)) from exc
+                f"put_many of {len(rows)} records raised CapacityError, having applied "
+                f"{'no prefix of the batch' if applied is None else f'{applied} records'}",
+                "a prefix, stopped at a record a configured limit "
+                f"({self.options}) refuses", str(exc)) from exc
         event("put_many: stopped by CapacityError (a configured limit)")
         return [row[0] for row in rows[:applied]]
+
+    def applied_prefix(self, rows: list[tuple[str, Any, Any, float]]) -> int | None:
+        """The longest k short of the whole batch (the batch raised) such that the store
+        holds, for the batch's ids, the model's records after the first k rows (those
+        rows go into the model); the whole batch if only that matches; None if none."""
+        ids = list(dict.fromkeys(row[0] for row in rows))
+        actual = {id: self.store.get(id) for id in ids}
+        state: dict[str, Record | None] = {id: self.model.get(id) for id in ids}
+        matches = []
+        for k in range(len(rows) + 1):
+            if k:
+                id, embedding, content, confidence = rows[k - 1]
+                state[id] = Record(id, S.to_float32(embedding), S.expected_content(content),
+                                   confidence)
+            if all(state[id] == actual[id] for id in ids):  # Record first: any record type
+                matches.append(k)
+        short = [k for k in matches if k < len(rows)]
+        found = short[-1] if short else (matches[-1] if matches else None)
+        for id, embedding, content, confidence in rows[: found or 0]:
+            self.put_into_model(id, embedding, S.materialize(content), confidence,
+                                self.model.get(id))
+        return found
 
     @precondition(_has("get_many"))
     @rule(drawn=st.lists(IDS, max_size=6))
