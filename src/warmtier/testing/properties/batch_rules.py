@@ -24,6 +24,8 @@ __all__ = ["BatchRules"]
 
 #: A batch's id: a fresh one, or the ``n``-th live id (an int) at the time of the call.
 IDS = st.one_of(S.ids(), st.integers(0, 63))
+#: Bad-input kinds with no batch call to carry them.
+_NO_BATCH_FORM = ("in", "scan batch_size")
 #: How a put_many row is spelled: the shapes docs/contract-extensions.md allows.
 SHAPES = ("tuple", "tuple without confidence", "list", "Record")
 
@@ -174,7 +176,8 @@ class BatchRules(StoreMachineBase):
                                str(exc)) from exc
 
     @precondition(lambda self: self.batch_calls)
-    @rule(bad=_bound("bad_inputs"), at=st.integers(0, 3), pick=st.integers(0, 63))
+    @rule(bad=_bound("bad_inputs").filter(lambda bad: bad[0] not in _NO_BATCH_FORM),
+          at=st.integers(0, 3), pick=st.integers(0, 63))
     @counted
     def bad_batch_is_refused(self, bad: tuple[str, Any], at: int, pick: int) -> None:
         """One bad item among good ones: InvalidArgumentError, and nothing changes, not
