@@ -21,7 +21,7 @@ _SAFE_NORM = (1e-30, 1e30)
 #: ``raw / norm`` of the same raw product: two roundings, 2**-23 relative, on a score of
 #: magnitude about 1; eight times that, for margin.
 _EPS = 1e-6
-#: Columns per block when bounding the k-th best score from below by block maxima.
+#: Slots per block when bounding the k-th best score from below by block maxima.
 _BLOCK = 64
 #: Slots per matrix product of a batch of queries.
 _CHUNK = 4096
