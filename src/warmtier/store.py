@@ -51,6 +51,7 @@ from warmtier.records import Embedding, Record, StoreStats
 from warmtier.recovery import Recovery, Verify
 from warmtier.validation import (
     DEFAULT_MAX_CONTENT,
+    record_fields,
     validate_confidence,
     validate_content,
     validate_embedding,
@@ -548,22 +549,11 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
     def _checked_row(self, j: int, record: Any) -> tuple[str, bytes, Embedding, bytes, float]:
         """One validated record of :meth:`put_many` (the norm is checked under the lock)."""
         try:
-            if isinstance(record, (tuple, list)):
-                if len(record) not in (3, 4):
-                    raise InvalidArgumentError(
-                        f"a record is (id, embedding, content[, confidence]); got {len(record)}"
-                        " fields")
-                id, embedding, content, *rest = record
-                confidence = rest[0] if rest else 1.0
-            else:
-                id, embedding = record.id, record.embedding
-                content, confidence = record.content, record.confidence
+            id, embedding, content, confidence = record_fields(record)
             return (id, validate_id(id), _own_embedding(embedding, self._dim),
                     _content_bytes(content, self._max_content), _confidence32(confidence))
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"records[{j}]: {exc}") from None
-        except AttributeError as exc:
-            raise InvalidArgumentError(f"records[{j}] is not a record: {exc}") from None
 
     def _reserve_slots(self, n: int) -> None:
         """A batch's one sync decision: :meth:`_take_slot`'s policy once for ``n`` puts

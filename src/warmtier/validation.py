@@ -18,6 +18,7 @@ from warmtier.records import Embedding
 __all__ = [
     "DEFAULT_MAX_CONTENT",
     "MAX_ID_BYTES",
+    "record_fields",
     "validate_confidence",
     "validate_content",
     "validate_embedding",
@@ -134,3 +135,22 @@ def validate_k(k: Any) -> int:
     if k < 1:
         raise InvalidArgumentError(f"k must be at least 1; got {k}")
     return int(k)
+
+
+def record_fields(record: Any) -> tuple[Any, Any, Any, Any]:
+    """``(id, embedding, content, confidence)`` of one ``put_many`` record, unvalidated:
+    a 3- or 4-tuple or list (confidence 1.0 when left out), or an object with those four
+    attributes (a ``Record``); anything else is an InvalidArgumentError.
+
+    >>> record_fields(("a", [1.0], b"x"))
+    ('a', [1.0], b'x', 1.0)
+    """
+    if isinstance(record, (tuple, list)):
+        if len(record) not in (3, 4):
+            raise InvalidArgumentError("a record is (id, embedding, content[, confidence]); "
+                                       f"got {len(record)} fields")
+        return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
+    try:
+        return (record.id, record.embedding, record.content, record.confidence)
+    except AttributeError as exc:
+        raise InvalidArgumentError(f"not a record: {exc}") from None

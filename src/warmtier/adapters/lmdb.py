@@ -232,7 +232,7 @@ class LMDBStore(EngineStore):
 
     def _encoded(self, j: int, record: Any) -> tuple[bytes, bytes]:
         try:
-            return self._encode(*_fields(record))
+            return self._encode(*v.record_fields(record))
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"records[{j}]: {exc}") from None
 
@@ -327,20 +327,6 @@ class LMDBStore(EngineStore):
                 if not ok:
                     problems.append(f"record {key!r}: bad id, embedding or confidence")
         return problems
-
-
-def _fields(record: Any) -> tuple[Any, Any, Any, Any]:
-    """(id, embedding, content, confidence) of a put_many record: a 3- or 4-tuple or
-    list, or an object with those attributes."""
-    if isinstance(record, (tuple, list)):
-        if len(record) not in (3, 4):
-            raise InvalidArgumentError("a record is (id, embedding, content[, confidence]); "
-                                       f"got {len(record)} fields")
-        return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
-    try:
-        return (record.id, record.embedding, record.content, record.confidence)
-    except AttributeError as exc:
-        raise InvalidArgumentError(f"not a record: {exc}") from None
 
 
 def _keys(ids: Iterable[str]) -> list[tuple[str, bytes]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from warmtier.errors import WarmTierError
+from warmtier.errors import InvalidArgumentError, WarmTierError
 from warmtier.model import ModelStore, cosine_scores
 from warmtier.records import Record
 from warmtier.testing.compare import SCORE_ATOL, StoreMismatch, assert_search_matches
@@ -23,6 +23,7 @@ from warmtier.testing.concurrency.linearizability import (
     format_history,
 )
 from warmtier.testing.ops import Op
+from warmtier.validation import record_fields
 
 __all__ = [
     "HistoryRecorder",
@@ -235,12 +236,17 @@ class RecordingStore:
         return value
 
     def put(self, id: str, embedding: Any, content: bytes | str, confidence: float = 1.0) -> None:
-        token = fingerprint(id, embedding, content, confidence)
-        size = len(content.encode("utf-8") if isinstance(content, str) else content)
-        self.recorder.label(token, size, np.asarray(embedding, dtype=np.float64))
+        token = self._written(id, embedding, content, confidence)
         self._run(
             "put", id, token, lambda: self.store.put(id, embedding, content, confidence), _none
         )
+
+    def _written(self, id: str, embedding: Any, content: bytes | str, confidence: float) -> bytes:
+        """The fingerprint of a record about to be put, labelled in the recorder."""
+        token = fingerprint(id, embedding, content, confidence)
+        size = len(content.encode("utf-8") if isinstance(content, str) else content)
+        self.recorder.label(token, size, np.asarray(embedding, dtype=np.float64))
+        return token
 
     def get(self, id: str) -> Record | None:
         result: Record | None = self._run("get", id, None, lambda: self.store.get(id), _token)
@@ -260,9 +266,8 @@ class RecordingStore:
         return result
 
     def search(self, query: Any, k: int = 10) -> list[tuple[str, float]]:
-        q = tuple(float(v) for v in np.asarray(query, dtype=np.float64).astype(np.float32))
         result: list[tuple[str, float]] = self._run(
-            "search", None, (q, k), lambda: self.store.search(query, k), _pairs
+            "search", None, (_query_key(query), k), lambda: self.store.search(query, k), _pairs
         )
         return result
 
@@ -271,17 +276,12 @@ class RecordingStore:
         cannot fingerprint, bad input, goes to the store unlogged: it must change nothing)."""
         records = list(records)
         try:
-            rows = [_batch_row(r) for r in records]
-        except (AttributeError, TypeError, ValueError):
+            writes = tuple((fields[0], self._written(*fields))
+                           for fields in map(record_fields, records))
+        except (InvalidArgumentError, TypeError, ValueError):
             self.store.put_many(records)
             return
-        writes = []
-        for id, embedding, content, confidence in rows:
-            token = fingerprint(id, embedding, content, confidence)
-            size = len(content.encode("utf-8") if isinstance(content, str) else content)
-            self.recorder.label(token, size, np.asarray(embedding, dtype=np.float64))
-            writes.append((id, token))
-        self._run("put_many", None, tuple(writes), lambda: self.store.put_many(records), _none)
+        self._run("put_many", None, writes, lambda: self.store.put_many(records), _none)
 
     def get_many(self, ids: Iterable[str]) -> list[Any]:
         ids = list(ids)
@@ -297,10 +297,9 @@ class RecordingStore:
 
     def search_many(self, queries: Any, k: int = 10) -> list[list[tuple[str, float]]]:
         queries = list(queries)
-        qs = tuple(tuple(float(v) for v in np.asarray(q, dtype=np.float64).astype(np.float32))
-                   for q in queries)
         result: list[list[tuple[str, float]]] = self._run(
-            "search_many", None, (qs, k), lambda: self.store.search_many(queries, k),
+            "search_many", None, (tuple(map(_query_key, queries)), k),
+            lambda: self.store.search_many(queries, k),
             lambda value: tuple(_pairs(answer) for answer in value))
         return result
 
@@ -337,18 +336,13 @@ def _pairs(value: Any) -> Any:
         return value
 
 
+def _query_key(query: Any) -> tuple[float, ...]:
+    """A query as the store sees it (float32 values), hashable for the history."""
+    return tuple(float(v) for v in np.asarray(query, dtype=np.float64).astype(np.float32))
+
+
 def _tokens(value: Any) -> tuple[bytes | None, ...]:
     return tuple(_token(record) for record in value)
-
-
-def _batch_row(record: Any) -> tuple[str, Any, Any, float]:
-    """A put_many record as (id, embedding, content, confidence), in any shape the batch
-    extension takes (docs/contract-extensions.md)."""
-    if isinstance(record, (tuple, list)):
-        if len(record) not in (3, 4):
-            raise ValueError(f"a record of {len(record)} fields")
-        return (record[0], record[1], record[2], record[3] if len(record) == 4 else 1.0)
-    return (record.id, record.embedding, record.content, record.confidence)
 
 
 def _token(value: Any) -> bytes | None:
