@@ -370,7 +370,8 @@ class StoreModel:
     linearizable; :func:`scan_problems` judges it).
     """
 
-    GLOBAL = frozenset({"len", "ids", "search"}) | BATCH_KINDS
+    #: Calls that see every id: a history holding one is checked whole.
+    GLOBAL = frozenset({"len", "ids", "search", "search_many"})
 
     def __init__(
         self, embeddings: Mapping[bytes, np.ndarray[Any, np.dtype[np.float32]]] | None = None,
@@ -461,8 +462,7 @@ class StoreModel:
         """Independent parts: the operations on each set of ids that batch calls join
         (one part per id without them); the whole history when a call sees every id."""
         history = [op for op in history if op.kind != "scan"]
-        if any(op.kind in self.GLOBAL - {"put_many", "get_many", "remove_many"}
-               for op in history):
+        if any(op.kind in self.GLOBAL for op in history):
             return [list(history)]
         root: dict[str, str] = {}
 
@@ -471,13 +471,12 @@ class StoreModel:
                 key = root[key] = root[root[key]]
             return key
 
-        for op in history:
-            keys = _keys(op)
+        keyed = [(op, _keys(op)) for op in history]
+        for _, keys in keyed:
             for key in keys[1:]:
                 root[find(key)] = find(keys[0])
         parts: dict[str, list[Operation]] = {}
-        for op in history:
-            keys = _keys(op)
+        for op, keys in keyed:
             parts.setdefault(find(keys[0]) if keys else "", []).append(op)
         return list(parts.values())
 
