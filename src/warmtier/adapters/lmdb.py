@@ -211,10 +211,14 @@ class LMDBStore(EngineStore):
 
     def search(self, query: Any, k: int = 10) -> list[tuple[str, float]]:
         q, k = v.validate_query(query, self._dim), v.validate_k(k)
-        with self._guard("search"), self._env.begin(db=self._records, buffers=True) as txn:
+        return top_k(*self._embeddings("search"), q, k)
+
+    def _embeddings(self, what: str) -> tuple[list[str], Any]:
+        """Every id and, row for row, its embedding, read in one transaction."""
+        with self._guard(what), self._env.begin(db=self._records, buffers=True) as txn:
             pairs = [(bytes(key).decode(), bytes(val[4:self._head])) for key, val in txn.cursor()]
         matrix = np.frombuffer(b"".join(p[1] for p in pairs), "<f4").reshape(len(pairs), self._dim)
-        return top_k([p[0] for p in pairs], matrix, q, k)
+        return [p[0] for p in pairs], matrix
 
     # -- batch calls (docs/contract-extensions.md): one transaction each ------------
 
@@ -249,10 +253,8 @@ class LMDBStore(EngineStore):
     def search_many(self, queries: Any, k: int = 10) -> list[list[tuple[str, float]]]:
         k = v.validate_k(k)
         qs = [v.validate_query(q, self._dim) for q in queries]
-        with self._guard("search_many"), self._env.begin(db=self._records, buffers=True) as txn:
-            pairs = [(bytes(key).decode(), bytes(val[4:self._head])) for key, val in txn.cursor()]
-        matrix = np.frombuffer(b"".join(p[1] for p in pairs), "<f4").reshape(len(pairs), self._dim)
-        return [top_k([p[0] for p in pairs], matrix, q, k) for q in qs]
+        ids, matrix = self._embeddings("search_many")
+        return [top_k(ids, matrix, q, k) for q in qs]
 
     # -- maintenance ----------------------------------------------------------------
 
