@@ -82,9 +82,7 @@ class BatchRules(StoreMachineBase):
             result = self.store.put_many(batch)
         except CapacityError as exc:
             return multiple(*self.batch_prefix(rows, sizes, exc))
-        for id, embedding, content, confidence in rows:
-            self.put_into_model(id, embedding, S.materialize(content), confidence,
-                                self.model.get(id))
+        self.rows_into_model(rows)
         self.expect_same(f"put_many of {len(rows)} records returns None", None, result)
         event(f"put_many: {min(len(rows), 3)}{'+' if len(rows) > 3 else ''} records, "
               f"{shape}")
@@ -126,10 +124,14 @@ class BatchRules(StoreMachineBase):
                 matches.append(k)
         short = [k for k in matches if k < len(rows)]
         found = short[-1] if short else (matches[-1] if matches else None)
-        for id, embedding, content, confidence in rows[: found or 0]:
+        self.rows_into_model(rows[: found or 0])
+        return found
+
+    def rows_into_model(self, rows: list[tuple[str, Any, Any, float]]) -> None:
+        """The model's puts of batch rows, in order (as a loop of ``put`` does them)."""
+        for id, embedding, content, confidence in rows:
             self.put_into_model(id, embedding, S.materialize(content), confidence,
                                 self.model.get(id))
-        return found
 
     @precondition(_has("get_many"))
     @rule(drawn=st.lists(IDS, max_size=6))
@@ -150,13 +152,7 @@ class BatchRules(StoreMachineBase):
         """Duplicates included: the second removal of an id in a batch returns False."""
         ids = [self.batch_id(i) for i in drawn]
         self.touched.update(ids)
-        expected = []
-        for id in ids:
-            before = self.model.get(id)
-            if before is not None:
-                self.freed_sizes = [*self.freed_sizes[-15:], len(before.content)]
-            self.since_durable.append(("remove", id))
-            expected.append(self.model.remove(id))
+        expected = [self.remove_from_model(id) for id in ids]
         self.expect_same(f"remove_many({ids!r})", expected, self.store.remove_many(ids))
 
     @precondition(_has("search_many"))

@@ -296,12 +296,17 @@ class StoreMachineBase(RuleBasedStateMachine):
                        f"one of {candidates!r}", repr(rec))
 
     def do_remove(self, id: str) -> None:
+        self.touched.add(id)
+        self.expect_same(f"remove({id!r})", self.remove_from_model(id), self.store.remove(id))
+
+    def remove_from_model(self, id: str) -> bool:
+        """The model's remove, remembered for recovery (``since_durable``) and for the
+        sizes a put may land next to (``freed_sizes``)."""
         before = self.model.get(id)
         if before is not None:
             self.freed_sizes = [*self.freed_sizes[-15:], len(before.content)]
-        self.touched.add(id)
         self.since_durable.append(("remove", id))
-        self.expect_same(f"remove({id!r})", self.model.remove(id), self.store.remove(id))
+        return self.model.remove(id)
 
     # -- durability points: what an abandoned store may come back as -----------------
 
