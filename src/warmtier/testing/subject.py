@@ -62,7 +62,7 @@ GAPS: Mapping[str, str] = {
     "locking": "a second open of a directory raises StoreLockedError",
 }
 
-#: The batch calls of docs/contract-extensions.md, each drawn for a store that has it.
+#: The batch calls of docs/contract-extensions.md, each drawn for a store that declares it.
 BATCH_CALLS = ("put_many", "get_many", "remove_many", "search_many")
 #: Options the suites know how to choose for ``create`` (the reference store's).
 KNOWN_CREATE_OPTIONS = (

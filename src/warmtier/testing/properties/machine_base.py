@@ -140,7 +140,7 @@ class StoreMachineBase(RuleBasedStateMachine):
         self.reference = subject.is_reference
         #: check() is the reference store's; optional for other stores.
         self.has_check = subject.has_check
-        #: The batch extensions the store has: their rules are drawn for it alone.
+        #: The batch calls the store declares: their rules are drawn for those alone.
         self.batch_calls = subject.batch_calls
         self.freed_sizes: list[int] = []
         self.history: dict[str, list[Record]] = {}
