@@ -8,6 +8,7 @@ import contextlib
 import errno
 import os
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -17,10 +18,13 @@ from warmtier.errors import CapacityError
 from warmtier.failpoints import failpoint
 from warmtier.format import (
     HEADER_SIZE,
+    SLOT_FIXED,
     Header,
     content_name,
+    embeddings_name,
     fsync_dir,
     slot_checksum,
+    slot_dtype,
     slots_name,
     write_current,
 )
@@ -46,6 +50,14 @@ def _initial(capacity: int, live: int) -> int:
     return min(capacity, max(target, 16))
 
 
+class _Files(NamedTuple):
+    """A generation's files, mapped."""
+
+    slots: MappedFile
+    embeddings: MappedFile
+    content: MappedFile
+
+
 @dataclass(frozen=True)
 class _Plan:
     """The next generation: live slots in content order, their new offsets, the sizes."""
@@ -68,8 +80,7 @@ class Compaction(StoreState):
             self._sync_and_mark()
             before = self._alloc.high_water
             plan = self._plan_compaction()
-            new_slots, new_content = self._write_generation(plan)
-            self._switch_to(plan, new_slots, new_content)
+            self._switch_to(plan, self._write_generation(plan))
             after = self._alloc.high_water
             failpoint("compact.after_switch")
             return CompactionStats(bytes_before=before, bytes_after=after,
@@ -82,80 +93,91 @@ class Compaction(StoreState):
         new_offs = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64) \
             if len(order) else np.zeros(0, np.int64)
         h = self._header.with_seqs(self._next_seq - 1, self._next_seq - 1)
-        header = Header(h.dim, h.slot_size, h.max_content, h.flushed_seq, h.seq_floor,
-                        h.gen + 1, h.max_slots, h.max_arena_bytes)
+        header = Header(h.dim, slot_dtype(h.dim).itemsize, h.max_content, h.flushed_seq,
+                        h.seq_floor, h.gen + 1, h.max_slots, h.max_arena_bytes)
         return _Plan(order, new_offs, capacity=max(_initial(self._capacity, len(order)), 1),
                      arena=max(PAGE, round_up(int(lens.sum()), PAGE)), header=header)
 
-    def _write_generation(self, plan: _Plan) -> tuple[MappedFile, MappedFile]:
-        """The new generation's files, written, synced and named by CURRENT."""
-        gen = plan.header.gen
-        slots_path = os.path.join(self._path, slots_name(gen))
-        content_path = os.path.join(self._path, content_name(gen))
-        for p in (slots_path, content_path):
+    def _write_generation(self, plan: _Plan) -> _Files:
+        """The new generation's files (slots, embeddings, content), written, synced and
+        named by CURRENT."""
+        gen, dim = plan.header.gen, plan.header.dim
+        paths = [os.path.join(self._path, name(gen))
+                 for name in (slots_name, embeddings_name, content_name)]
+        for p in paths:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(p)
-        new_slots = new_content = None
+        files: list[MappedFile] = []
         try:
-            new_slots = MappedFile(slots_path, name="slots",
-                                   create_size=HEADER_SIZE + plan.capacity * self._slot_size)
-            new_content = MappedFile(content_path, name="content", create_size=plan.arena)
-            self._copy_into(new_slots, new_content, plan.order, plan.new_offs, plan.header)
+            for path, role, size in zip(paths, ("slots", "embeddings", "content"), (
+                    HEADER_SIZE + plan.capacity * plan.header.slot_size,
+                    plan.capacity * 4 * dim, plan.arena), strict=True):
+                files.append(MappedFile(path, name=role, create_size=size))
+            new = _Files(*files)
+            self._copy_into(new, plan.order, plan.new_offs, plan.header)
             failpoint("compact.after_copy")
-            new_slots.sync()
-            new_content.sync()
+            for f in (new.content, new.embeddings, new.slots):
+                f.sync()
             fsync_dir(self._path)
             failpoint("compact.before_switch")
             write_current(self._path, gen)
         except OSError as exc:
-            self._discard(new_slots, new_content, slots_path, content_path)
+            self._discard(tuple(files), *paths)
             if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise CapacityError(f"no space to compact: {exc}") from exc
             raise
         except BaseException:
-            self._discard(new_slots, new_content, slots_path, content_path)
+            self._discard(tuple(files), *paths)
             raise
-        return new_slots, new_content
+        return new
 
-    def _switch_to(self, plan: _Plan, slots: MappedFile, content: MappedFile) -> None:
-        old_slots, old_content = self._slots_file, self._content_file
-        self._adopt(plan.header, slots, content, plan.order, plan.new_offs)
-        old_slots.close()
-        old_content.close()
+    def _switch_to(self, plan: _Plan, new: _Files) -> None:
+        old = (self._slots_file, self._emb_file, self._content_file)
+        self._adopt(plan.header, new, plan.order, plan.new_offs)
+        for f in old:
+            if f is not None:
+                f.close()
         self._clean_up_generations(plan.header.gen)
 
-    def _copy_into(self, slots: MappedFile, content: MappedFile, order: npt.NDArray[np.int64],
+    def _copy_into(self, new: _Files, order: npt.NDArray[np.int64],
                    new_offs: npt.NDArray[np.int64], header: Header) -> None:
-        slots.u8[:HEADER_SIZE] = np.frombuffer(header.pack(), np.uint8)
-        size = self._slot_size
-        dst = slots.u8[HEADER_SIZE:]
-        src_arena = self._arena
-        dst_arena = content.u8
+        """Each live slot's fixed fields (its new offset, its checksum in the new format),
+        embedding and content, ``order[j]`` to slot ``j``, a few thousand at a time."""
+        new.slots.u8[:HEADER_SIZE] = np.frombuffer(header.pack(), np.uint8)
+        dtype = slot_dtype(header.dim, header.version)  # the new format's: no embedding
+        size, row = dtype.itemsize, 4 * header.dim
+        rows = self._slot_bytes[: self._capacity * self._slot_size].reshape(
+            self._capacity, self._slot_size)
+        dst, dst_emb = new.slots.u8[HEADER_SIZE:], new.embeddings.u8
+        src_arena, dst_arena = self._arena, new.content.u8
         offsets, lengths = self._table.offsets, self._table.lengths
         chunk = 4096
         for start in range(0, len(order), chunk):
             part = order[start : start + chunk]
-            block = self._slots[part].copy()
+            block = np.ascontiguousarray(rows[part, :SLOT_FIXED]).view(dtype).reshape(-1)
             block["off"] = new_offs[start : start + chunk]
             raw = block.view(np.uint8).reshape(len(part), size)
+            embs = np.ascontiguousarray(self._embeddings[part]).view(np.uint8)
             for j, i in enumerate(part.tolist()):
                 o, n = int(offsets[i]), int(lengths[i])
                 no = int(new_offs[start + j])
                 if n:
                     dst_arena[no : no + n] = src_arena[o : o + n]
-                crc = slot_checksum(raw[j].data, dst_arena[no : no + n].data, header.version)
-                block["crc"][j] = crc
+                block["crc"][j] = slot_checksum(raw[j].data, dst_arena[no : no + n].data,
+                                                header.version, embs[j].data)
             dst[start * size : (start + len(part)) * size] = raw.reshape(-1)
+            dst_emb[start * row : (start + len(part)) * row] = embs.reshape(-1)
 
-    def _adopt(self, header: Header, slots: MappedFile, content: MappedFile,
-               order: npt.NDArray[np.int64], new_offs: npt.NDArray[np.int64]) -> None:
+    def _adopt(self, header: Header, new: _Files, order: npt.NDArray[np.int64],
+               new_offs: npt.NDArray[np.int64]) -> None:
         """Switch the in-memory state to the compacted generation (cannot fail)."""
         n = len(order)
         old = self._table
         ids = [old.ids[i] for i in order.tolist()]
         norms, confs, lens = old.norms[order], old.confidences[order], old.lengths[order]
         self._header = header
-        self._slots_file, self._content_file = slots, content
+        self._slots_file, self._emb_file, self._content_file = new
+        content = new.content
         self._remap()
         cap = self._capacity
         self._table = SlotTable.packed(cap, ids, new_offs, lens, norms, confs)

@@ -1,7 +1,9 @@
 """The on-disk format: the header, the slot record layout, checksums and the CURRENT file.
 
 A store directory holds ``CURRENT`` (names the live generation), ``slots.<gen>`` (a
-4 KiB header, then fixed-size slots) and ``content.<gen>`` (the content arena).
+4 KiB header, then fixed-size slots), ``embeddings.<gen>`` (one dense float32 row per
+slot; formats 1 and 2 keep each embedding inside its slot) and ``content.<gen>`` (the
+content arena).
 Every parse failure here raises CorruptionError, never a struct or numpy error.
 """
 
@@ -26,8 +28,11 @@ __all__ = [
     "LOCK_NAME",
     "MAGIC",
     "SLOT_FIXED",
+    "Bytes",
     "Header",
     "content_name",
+    "embeddings_name",
+    "embeds_in_slots",
     "read_current",
     "slot_checksum",
     "slot_dtype",
@@ -38,7 +43,10 @@ __all__ = [
 ]
 
 MAGIC = b"WARMTIER"
-FORMAT_VERSION = 2  # 1: crc32 slot checksums; 2: XXH3 (opened, and upgraded by compaction)
+#: 1: crc32 slot checksums; 2: XXH3; 3: XXH3, embeddings in a dense file of their own (so
+#: a search reads them as one contiguous matrix). Older formats are opened and written in
+#: place; compaction rewrites a store in this one.
+FORMAT_VERSION = 3
 HEADER_SIZE = 4096
 MAX_DIM = 1 << 16
 CURRENT_NAME = "CURRENT"
@@ -54,25 +62,33 @@ _SEQ = struct.Struct("<Q")  # a slot's seq field, at offset 8
 MAX_SEQ = 2**63 - 1
 
 # Slot layout: crc u4, id_len u2, flags u2, seq u8 (the publish), off u8, length u8,
-# confidence f4, pad, norm f8, id[256], then the float32 embedding; padded to 8 bytes.
+# confidence f4, pad, norm f8, id[256]; in formats 1 and 2 the float32 embedding follows,
+# padded to 8 bytes.
 ID_OFFSET = 48
 SLOT_FIXED = ID_OFFSET + ID_FIELD
 
 
-def slot_dtype(dim: int) -> np.dtype[np.void]:
-    """The numpy structured dtype of one slot for embeddings of ``dim`` float32."""
-    size = SLOT_FIXED + 4 * dim
-    size += (-size) % 8
-    return np.dtype(
-        {
-            "names": ["crc", "id_len", "flags", "seq", "off", "length", "confidence",
-                      "norm", "id", "embedding"],
-            "formats": ["<u4", "<u2", "<u2", "<u8", "<u8", "<u8", "<f4", "<f8",
-                        ("u1", (ID_FIELD,)), ("<f4", (dim,))],
-            "offsets": [0, 4, 6, 8, 16, 24, 32, 40, 48, SLOT_FIXED],
-            "itemsize": size,
-        }
-    )
+def embeds_in_slots(version: int) -> bool:
+    """Whether a format keeps each embedding inside its slot (1, 2) or in its own file."""
+    return version < 3
+
+
+def slot_dtype(dim: int, version: int = FORMAT_VERSION) -> np.dtype[np.void]:
+    """The numpy structured dtype of one slot of format ``version`` for embeddings of
+    ``dim`` float32 (the embedding is a field only where :func:`embeds_in_slots`)."""
+    names = ["crc", "id_len", "flags", "seq", "off", "length", "confidence", "norm", "id"]
+    formats: list[object] = ["<u4", "<u2", "<u2", "<u8", "<u8", "<u8", "<f4", "<f8",
+                             ("u1", (ID_FIELD,))]
+    offsets = [0, 4, 6, 8, 16, 24, 32, 40, 48]
+    size = SLOT_FIXED
+    if embeds_in_slots(version):
+        names.append("embedding")
+        formats.append(("<f4", (dim,)))
+        offsets.append(SLOT_FIXED)
+        size += 4 * dim
+        size += (-size) % 8
+    return np.dtype({"names": names, "formats": formats, "offsets": offsets,
+                     "itemsize": size})
 
 
 def fixed_dtype() -> np.dtype[np.void]:
@@ -91,61 +107,83 @@ _XXH3 = xxhash.xxh3_64_intdigest
 _LOW32 = 0xFFFFFFFF
 
 
-def slot_checksum(slot: bytes | memoryview, content: bytes | memoryview,
-                  version: int = FORMAT_VERSION) -> int:
+Bytes = bytes | memoryview
+
+
+def slot_checksum(slot: Bytes, content: Bytes, version: int = FORMAT_VERSION,
+                  embedding: Bytes = b"") -> int:
     """The 32-bit checksum of a slot (every byte after its crc field, the id_len and flags
-    included) and of its content: crc32 in format 1; in format 2 the low half of XXH3-64,
-    chained over the slot's first 12 bytes (id_len, flags, seq), the rest of the slot,
-    then the content (each part seeds the next), an order of magnitude faster.
+    included), of its embedding and of its content: crc32 in format 1; from format 2 the
+    low half of XXH3-64, chained over the slot's first 12 bytes (id_len, flags, seq), the
+    rest of the slot, in format 3 the embedding's row, then the content (each part seeds
+    the next), an order of magnitude faster. Formats 1 and 2 ignore ``embedding``: it is
+    inside the slot.
 
     >>> slot = bytes(range(64))
     >>> slot_checksum(slot, b"xy", 1) == zlib.crc32(b"xy", zlib.crc32(slot[4:]))
     True
     >>> slot_checksum(slot, b"xy") != slot_checksum(slot, b"xz")
     True
+    >>> slot_checksum(slot, b"xy", 3, b"e") != slot_checksum(slot, b"xy", 3, b"f")
+    True
     """
     if version == 1:
         return zlib.crc32(content, zlib.crc32(slot[4:]))
-    return _XXH3(content, _XXH3(slot[16:], _XXH3(slot[4:16]))) & _LOW32
+    return _xxh3_chain(_XXH3(slot[4:16]), slot[16:], embedding, content, version)
 
 
-def unpublished_slot_checksum(slot: bytes | memoryview, seq: int,
-                              content: bytes | memoryview, version: int = FORMAT_VERSION) -> int:
+def _xxh3_chain(head: int, rest: Bytes, embedding: Bytes, content: Bytes, version: int) -> int:
+    """XXH3 of formats 2 and 3 once the slot's first 12 bytes hashed to ``head``."""
+    body = _XXH3(rest, head)
+    if version >= 3:
+        body = _XXH3(embedding, body)
+    return _XXH3(content, body) & _LOW32
+
+
+def unpublished_slot_checksum(slot: Bytes, seq: int, content: Bytes,
+                              version: int = FORMAT_VERSION, embedding: Bytes = b"") -> int:
     """:func:`slot_checksum` of ``slot`` once ``seq`` is written into it, computed while
-    its seq field still holds 0 (both formats chain, so the seq bytes are fed in between).
+    its seq field still holds 0 (every format chains, so the seq bytes are fed in between).
 
     >>> body = bytearray(64); body[20] = 7
     >>> published = bytearray(body); published[8:16] = (5).to_bytes(8, "little")
-    >>> all(unpublished_slot_checksum(body, 5, b"xy", v) == slot_checksum(published, b"xy", v)
-    ...     for v in (1, 2))
+    >>> all(unpublished_slot_checksum(body, 5, b"xy", v, b"e")
+    ...     == slot_checksum(published, b"xy", v, b"e") for v in (1, 2, 3))
     True
     """
     if version == 1:
         crc = zlib.crc32(_SEQ.pack(seq), zlib.crc32(slot[4:8]))
         return zlib.crc32(content, zlib.crc32(slot[16:], crc))
-    head = bytes(slot[4:8]) + _SEQ.pack(seq)
-    return _XXH3(content, _XXH3(slot[16:], _XXH3(head))) & _LOW32
+    head = _XXH3(bytes(slot[4:8]) + _SEQ.pack(seq))
+    return _xxh3_chain(head, slot[16:], embedding, content, version)
 
 
-def slots_pass(version: int, slots: memoryview, arena: memoryview,
-               rows: Iterable[tuple[int, int, int, int]], size: int) -> list[bool]:
-    """For each ``(start, offset, length, checksum)`` of ``rows``: whether the slot of
-    ``size`` bytes at ``start`` of ``slots``, with its content at ``offset`` of ``arena``,
-    has that checksum. :func:`slot_checksum` over many slots, written out as one loop
-    with no call per slot (what a verified ``open`` spends its time on).
+def slots_pass(version: int, slots: memoryview, embeddings: memoryview, arena: memoryview,
+               rows: Iterable[tuple[int, int, int, int]], size: int, row: int) -> list[bool]:
+    """For each ``(slot, offset, length, checksum)`` of ``rows``: whether that slot (of
+    ``size`` bytes in ``slots``), its embedding (row ``slot`` of ``row`` bytes in
+    ``embeddings``, format 3) and its content at ``offset`` of ``arena`` have that
+    checksum. :func:`slot_checksum` over many slots, written out as one loop with no call
+    per slot (what a verified ``open`` spends its time on).
 
-    >>> slot, content = bytes(range(64)), b"xy"
-    >>> rows = [(0, 0, 2, slot_checksum(slot, content, 2)), (0, 0, 1, 7)]
-    >>> slots_pass(2, memoryview(slot), memoryview(content), rows, 64)
+    >>> slot, emb, content = bytes(range(64)), b"e", b"xy"
+    >>> rows = [(0, 0, 2, slot_checksum(slot, content, 3, emb)), (0, 0, 1, 7)]
+    >>> slots_pass(3, memoryview(slot), memoryview(emb), memoryview(content), rows, 64, 1)
     [True, False]
     """
+    h = _XXH3
     if version == 1:
         crc32 = zlib.crc32
-        return [crc32(arena[o : o + n], crc32(slots[st + 4 : st + size])) == c
-                for st, o, n, c in rows]
-    h = _XXH3
-    return [h(arena[o : o + n], h(slots[st + 16 : st + size], h(slots[st + 4 : st + 16])))
-            & _LOW32 == c for st, o, n, c in rows]
+        return [crc32(arena[o : o + n], crc32(slots[i * size + 4 : (i + 1) * size])) == c
+                for i, o, n, c in rows]
+    if version == 2:
+        return [h(arena[o : o + n], h(slots[i * size + 16 : (i + 1) * size],
+                                      h(slots[i * size + 4 : i * size + 16])))
+                & _LOW32 == c for i, o, n, c in rows]
+    return [h(arena[o : o + n], h(embeddings[i * row : (i + 1) * row],
+                                  h(slots[i * size + 16 : (i + 1) * size],
+                                    h(slots[i * size + 4 : i * size + 16]))))
+            & _LOW32 == c for i, o, n, c in rows]
 
 
 @dataclass(frozen=True)
@@ -197,7 +235,7 @@ class Header:
             raise CorruptionError(f"{where}: invalid dim {dim}")
         if header_size != HEADER_SIZE:
             raise CorruptionError(f"{where}: header size {header_size} != {HEADER_SIZE}")
-        if slot_size != slot_dtype(dim).itemsize:
+        if slot_size != slot_dtype(dim, version).itemsize:
             raise CorruptionError(f"{where}: slot size {slot_size} does not match dim {dim}")
         if flushed_seq > seq_floor:
             raise CorruptionError(f"{where}: flushed seq {flushed_seq} > seq floor {seq_floor}")
@@ -211,6 +249,10 @@ def slots_name(gen: int) -> str:
 
 def content_name(gen: int) -> str:
     return f"content.{gen}"
+
+
+def embeddings_name(gen: int) -> str:
+    return f"embeddings.{gen}"
 
 
 _CURRENT_PREFIX = "warmtier-current "

@@ -90,6 +90,13 @@ class Invariants(StoreState):
                    f"{self._alloc.size}")
 
     @_shape
+    def _embeddings_file_has_a_row_per_slot(self, facts: _Facts) -> Iterator[str]:
+        f = self._emb_file
+        if f is not None and f.size < self._capacity * 4 * self._dim:
+            yield (f"embeddings file is {f.size} bytes, fewer than {self._capacity} rows of "
+                   f"{4 * self._dim}")
+
+    @_shape
     def _header_reads(self, facts: _Facts) -> Iterator[str]:
         try:
             Header.unpack(self._slots_file.u8[:HEADER_SIZE].tobytes(), "header")
@@ -166,8 +173,10 @@ class Invariants(StoreState):
         if o + n > arena:
             yield f"slot {i} extent [{o}, {o + n}) leaves the arena of {arena}"
             return
+        e = self._emb_base + i * self._emb_stride
         if slot_checksum(self._slot_bytes[i * size : (i + 1) * size].data,
-                         self._arena[o : o + n].data, self._header.version) != int(s["crc"]):
+                         self._arena[o : o + n].data, self._header.version,
+                         self._emb_mv[e : e + 4 * self._dim]) != int(s["crc"]):
             yield f"slot {i} fails its checksum"
         if stale:
             return

@@ -55,6 +55,12 @@ class MappedFile:
         self.u8 = _map(self.path, new_size)
         self.size = new_size
 
+    def shrink(self, size: int, u8: npt.NDArray[np.uint8]) -> None:
+        """Undo a :meth:`grow`: back to ``size`` bytes and ``u8``, the mapping it had (a
+        failed truncate leaves the file longer, which nothing reads)."""
+        self._truncate_back(size)
+        self.u8, self.size = u8, size
+
     def _truncate_back(self, old: int) -> None:
         try:
             if os.fstat(self.fd).st_size != old:

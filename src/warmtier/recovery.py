@@ -22,8 +22,11 @@ from warmtier.format import (
     MAX_SEQ,
     Header,
     content_name,
+    embeddings_name,
+    embeds_in_slots,
     fixed_dtype,
     read_current,
+    slot_dtype,
     slots_name,
     slots_pass,
 )
@@ -56,20 +59,11 @@ class Recovery(StoreState):
     """``open``'s half of the store: map the files named by CURRENT, then rebuild."""
 
     def _recover(self, directory: str, lock_fd: int, verify: Verify = "all") -> None:
-        self._slots_file = None  # type: ignore[assignment]
+        self._slots_file = self._emb_file = None  # type: ignore[assignment]
         self._content_file = None  # type: ignore[assignment]
         gen = read_current(directory)
         slots_path = os.path.join(directory, slots_name(gen))
-        content_path = os.path.join(directory, content_name(gen))
-        for p in (slots_path, content_path):
-            if not os.path.isfile(p):
-                raise CorruptionError(f"{directory}: CURRENT names generation {gen} but "
-                                      f"{os.path.basename(p)} is missing")
-        try:
-            self._slots_file = MappedFile(slots_path, name="slots")
-            self._content_file = MappedFile(content_path, name="content")
-        except (OSError, ValueError) as exc:
-            raise CorruptionError(f"{directory}: cannot map the store files: {exc}") from None
+        self._slots_file = self._map(directory, gen, slots_name(gen), "slots")
         raw = self._slots_file.u8[:HEADER_SIZE].tobytes()
         header = Header.unpack(raw, slots_path)
         if header.gen != gen:
@@ -79,10 +73,50 @@ class Recovery(StoreState):
             raise CorruptionError(
                 f"{slots_path}: {self._slots_file.size} bytes is not a header plus whole slots"
             )
-        slots_file, content_file = self._slots_file, self._content_file
-        self._init_state(directory, header, slots_file, content_file, lock_fd)
+        if not embeds_in_slots(header.version):
+            self._emb_file = self._map(directory, gen, embeddings_name(gen), "embeddings")
+            self._emb_rows_for(header, body // header.slot_size)
+        self._content_file = self._map(directory, gen, content_name(gen), "content")
+        self._init_state(directory, header, self._slots_file, self._emb_file,
+                         self._content_file, lock_fd)
         self._rebuild(verify)
         self._clean_up_generations(gen)
+
+    @staticmethod
+    def _map(directory: str, gen: int, name: str, role: str) -> MappedFile:
+        """The file ``name`` of generation ``gen``, mapped; CorruptionError if it is not
+        there or cannot be mapped."""
+        path = os.path.join(directory, name)
+        if not os.path.isfile(path):
+            raise CorruptionError(f"{directory}: CURRENT names generation {gen} but {name} "
+                                  "is missing")
+        try:
+            return MappedFile(path, name=role)
+        except (OSError, ValueError) as exc:
+            raise CorruptionError(f"{directory}: cannot map {name}: {exc}") from None
+
+    def _emb_rows_for(self, header: Header, capacity: int) -> None:
+        """Make the embeddings file hold a row for each of ``capacity`` slots. A crash can
+        leave it shorter (the slots file's growth reached the disk, its own did not): the
+        missing rows are added as zeros, so a slot published there fails its checksum and
+        is dropped as torn. A slot lacking its row that was written before the last
+        durability point is corruption, found before anything is changed; so is a file of
+        partial rows."""
+        f, row = self._emb_file, 4 * header.dim
+        assert f is not None
+        if f.size % row:  # growth is by whole rows; a crash cannot cut one
+            raise CorruptionError(f"{f.path}: {f.size} bytes is not whole embeddings of "
+                                  f"{row} bytes (dim {header.dim})")
+        have = f.size // row
+        if have >= capacity:
+            return
+        body = self._slots_file.u8[HEADER_SIZE : HEADER_SIZE + capacity * header.slot_size]
+        seqs = body.view(slot_dtype(header.dim, header.version))["seq"][have:]
+        if ((seqs != 0) & (seqs <= header.flushed_seq)).any():
+            raise CorruptionError(f"{f.path}: {f.size} bytes hold {have} embeddings for "
+                                  f"{capacity} slots, and a slot written before the last "
+                                  "flush lacks its embedding")
+        f.grow(capacity * row)
 
     def _rebuild(self, verify: Verify = "all") -> None:
         """Rebuild the index, the free lists and the allocator from the files alone."""
@@ -204,12 +238,11 @@ class Recovery(StoreState):
     def _verify(self, cand: _I64, offs: _I64, lens: _I64,
                 sane: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
         """Which candidate slots pass their checksum (:func:`~warmtier.format.slots_pass`)."""
-        size = self._slot_size
         pick = np.flatnonzero(sane)
-        rows = zip((cand[pick] * size).tolist(), offs[pick].tolist(), lens[pick].tolist(),
+        rows = zip(cand[pick].tolist(), offs[pick].tolist(), lens[pick].tolist(),
                    self._slots["crc"][cand[pick]].tolist(), strict=True)
-        ok = slots_pass(self._header.version, self._slot_bytes.data, self._arena.data, rows,
-                        size)
+        ok = slots_pass(self._header.version, self._slot_bytes.data, self._emb_mv,
+                        self._arena.data, rows, self._slot_size, 4 * self._dim)
         good = np.zeros(len(cand), dtype=bool)
         good[pick] = ok
         return good

@@ -13,7 +13,15 @@ import numpy as np
 
 from warmtier.allocator import ExtentAllocator
 from warmtier.errors import StoreClosedError
-from warmtier.format import HEADER_SIZE, Header, content_name, slot_dtype, slots_name
+from warmtier.format import (
+    HEADER_SIZE,
+    SLOT_FIXED,
+    Header,
+    content_name,
+    embeddings_name,
+    slot_dtype,
+    slots_name,
+)
 from warmtier.mapped import MappedFile
 from warmtier.slots import SlotTable
 
@@ -45,14 +53,18 @@ class StoreState:
     _closed: bool
     # the files and views of them (refreshed by _remap when a file is mapped anew)
     _slots_file: MappedFile
+    _emb_file: MappedFile | None  # None in formats 1 and 2 (embeddings inside the slots)
     _content_file: MappedFile
     _capacity: int
     _slots: Any  # structured view of the slot records
     _slot_bytes: Any
     _seqs: Any  # the published sequence number of each slot (0: unpublished)
-    _embeddings: Any
+    _embeddings: Any  # (capacity, dim) float32: dense rows, or a strided view of the slots
     _arena: Any
     _slots_mv: memoryview
+    _emb_mv: memoryview  # holds slot i's embedding at _emb_base + i * _emb_stride
+    _emb_base: int
+    _emb_stride: int
     _arena_mv: memoryview
     # in memory
     _table: SlotTable
@@ -78,14 +90,13 @@ class StoreState:
     _confidences = _column("confidences", "Each slot's confidence.")
 
     def _init_state(self, directory: str, header: Header, slots: MappedFile,
-                    content: MappedFile, lock_fd: int) -> None:
+                    embeddings: MappedFile | None, content: MappedFile, lock_fd: int) -> None:
         self._path = directory
         self._header = header
         self._dim = header.dim
-        self._dtype = slot_dtype(header.dim)
-        self._slot_size = self._dtype.itemsize
         self._max_content = header.max_content
         self._slots_file = slots
+        self._emb_file = embeddings
         self._content_file = content
         self._lock_fd = lock_fd
         self._lock = threading.RLock()
@@ -104,15 +115,24 @@ class StoreState:
         self._next_seq = 1
 
     def _remap(self) -> None:
-        """Refresh the views after a file was mapped anew."""
+        """Refresh the views after a file was mapped anew (or the header's format changed)."""
+        self._dtype = slot_dtype(self._dim, self._header.version)
+        self._slot_size = self._dtype.itemsize
         body = self._slots_file.u8[HEADER_SIZE:]
-        self._capacity = body.shape[0] // self._slot_size
-        self._slots = body[: self._capacity * self._slot_size].view(self._dtype)
+        self._capacity = cap = body.shape[0] // self._slot_size
+        self._slots = body[: cap * self._slot_size].view(self._dtype)
         self._slot_bytes = body
         self._seqs = self._slots["seq"]
-        self._embeddings = self._slots["embedding"]
-        self._arena = self._content_file.u8
         self._slots_mv = body.data  # plain byte writes, faster than numpy setitem
+        if self._emb_file is None:
+            self._embeddings = self._slots["embedding"]
+            self._emb_mv, self._emb_base, self._emb_stride = body.data, SLOT_FIXED, self._slot_size
+        else:
+            row = 4 * self._dim
+            dense = self._emb_file.u8[: cap * row]  # (the file holds at least cap rows)
+            self._embeddings = dense.view("<f4").reshape(cap, self._dim)
+            self._emb_mv, self._emb_base, self._emb_stride = dense.data, 0, row
+        self._arena = self._content_file.u8
         self._arena_mv = self._arena.data
 
     def _ensure_open(self) -> None:
@@ -125,15 +145,15 @@ class StoreState:
 
     def _clean_up_generations(self, gen: int) -> None:
         """Delete files of other generations (an interrupted or finished compaction)."""
-        keep = {slots_name(gen), content_name(gen)}
+        keep = {slots_name(gen), embeddings_name(gen), content_name(gen)}
         for name in os.listdir(self._path):
-            if name.startswith(("slots.", "content.")) and name not in keep:
+            if name.startswith(("slots.", "embeddings.", "content.")) and name not in keep:
                 with contextlib.suppress(OSError):
                     os.unlink(os.path.join(self._path, name))
 
     @staticmethod
-    def _discard(slots: MappedFile | None, content: MappedFile | None, *paths: str) -> None:
-        for f in (slots, content):
+    def _discard(files: tuple[MappedFile | None, ...], *paths: str) -> None:
+        for f in files:
             if f is not None:
                 f.close()
         for p in paths:

@@ -39,6 +39,7 @@ from warmtier.format import (
     SLOT_FIXED,
     Header,
     content_name,
+    embeddings_name,
     slot_dtype,
     slots_name,
     unpublished_slot_checksum,
@@ -149,6 +150,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         "put.after_publish",
         "remove.before_unpublish",
         "remove.after_unpublish",
+        "grow.embeddings.before_extend",
+        "grow.embeddings.before_remap",
         "grow.slots.before_extend",
         "grow.slots.before_remap",
         "grow.content.before_extend",
@@ -200,20 +203,23 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         header = Header(dim=dim, slot_size=dtype.itemsize, max_content=max_content,
                         max_slots=max_slots or 0, max_arena_bytes=max_content_bytes or 0)
         lock_fd = cls._acquire_lock(directory)
-        slots = content = None
+        slots = embeddings = content = None
         try:
             slots = MappedFile(os.path.join(directory, slots_name(0)),
                                create_size=HEADER_SIZE + capacity * dtype.itemsize, name="slots")
+            embeddings = MappedFile(os.path.join(directory, embeddings_name(0)),
+                                    create_size=capacity * 4 * dim, name="embeddings")
             content = MappedFile(os.path.join(directory, content_name(0)),
                                  create_size=arena, name="content")
             slots.u8[:HEADER_SIZE] = np.frombuffer(header.pack(), np.uint8)
-            slots.sync()
-            content.sync()
+            for f in (content, embeddings, slots):
+                f.sync()
             write_current(directory, 0)
         except BaseException as exc:
             # Leave the path as it was (absent or empty), so a retry can create it.
-            cls._discard(slots, content, *(os.path.join(directory, name) for name in (
-                CURRENT_NAME, CURRENT_NAME + ".tmp", slots_name(0), content_name(0), LOCK_NAME)))
+            cls._discard((slots, embeddings, content), *(os.path.join(directory, name) for name in (
+                CURRENT_NAME, CURRENT_NAME + ".tmp", slots_name(0), embeddings_name(0),
+                content_name(0), LOCK_NAME)))
             cls._release_lock(directory, lock_fd)
             if not existed:
                 with contextlib.suppress(OSError):
@@ -222,7 +228,7 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
                 raise CapacityError(f"cannot create a store in {directory}: {exc}") from exc
             raise
         store = object.__new__(cls)
-        store._init_empty(directory, header, slots, content, lock_fd)
+        store._init_empty(directory, header, slots, embeddings, content, lock_fd)
         return store
 
     @classmethod
@@ -282,8 +288,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
     # -- in-memory state -------------------------------------------------------------
 
     def _init_empty(self, directory: str, header: Header, slots: MappedFile,
-                    content: MappedFile, lock_fd: int) -> None:
-        self._init_state(directory, header, slots, content, lock_fd)
+                    embeddings: MappedFile, content: MappedFile, lock_fd: int) -> None:
+        self._init_state(directory, header, slots, embeddings, content, lock_fd)
         self._free_slots = list(range(self._capacity - 1, -1, -1))
         self._alloc = ExtentAllocator(content.size)
 
@@ -346,9 +352,9 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         # the extent and confidence from the slot's first cache line, which the read
         # touches anyway (three table columns cost three more misses: 8% of a random get)
         off, n, conf = _EXTENT.unpack_from(self._slots_mv, slot)
-        start = slot + SLOT_FIXED
+        start = self._emb_base + i * self._emb_stride
         # frombuffer over a private bytes copy: read-only, and owned by the record
-        emb = np.frombuffer(self._slots_mv[start : start + 4 * self._dim].tobytes(), _F32)
+        emb = np.frombuffer(self._emb_mv[start : start + 4 * self._dim].tobytes(), _F32)
         content = self._arena_mv[off : off + n].tobytes()
         return _make_record(id, emb, content, conf)
 
@@ -476,15 +482,18 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
 
     def _write_slot(self, slot: int, seq: int, raw_id: bytes, emb: Embedding, data: bytes,
                     conf: float, norm: float, off: int) -> None:
-        """Write the slot in place, unpublished (seq 0 on disk), with the crc that writing
-        ``seq`` will make valid."""
+        """Write the embedding and the slot in place, unpublished (seq 0 on disk), with the
+        crc that writing ``seq`` will make valid."""
         size = self._slot_size
         start = slot * size
         mv = self._slots_mv
+        e = self._emb_base + slot * self._emb_stride
+        row = self._emb_mv[e : e + 4 * self._dim]
+        row[:] = emb.data.cast("B")
         _FIXED.pack_into(mv, start, 0, len(raw_id), 0, 0, off, len(data), conf, norm)
         mv[start + ID_OFFSET : start + SLOT_FIXED] = raw_id.ljust(ID_FIELD, b"\0")
-        mv[start + SLOT_FIXED : start + SLOT_FIXED + 4 * self._dim] = emb.data.cast("B")
-        crc = unpublished_slot_checksum(mv[start : start + size], seq, data, self._header.version)
+        crc = unpublished_slot_checksum(mv[start : start + size], seq, data, self._header.version,
+                                        row)
         _CRC.pack_into(mv, start, crc)
 
     def _retire_replaced(self, slot: int, id: str) -> None:
@@ -657,7 +666,16 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
             new = min(new, limit)
             if new <= old:
                 raise CapacityError(f"the store holds its maximum of {limit} slots")
-        self._slots_file.grow(HEADER_SIZE + new * self._slot_size)
+        emb = self._emb_file
+        if emb is not None:  # rows first: a slot never lacks its row on disk
+            before = emb.size, emb.u8
+            emb.grow(new * 4 * self._dim)
+        try:
+            self._slots_file.grow(HEADER_SIZE + new * self._slot_size)
+        except BaseException:
+            if emb is not None:
+                emb.shrink(*before)
+            raise
         self._remap()
         self._table.grow(new - old)
         self._free_slots[:0] = range(new - 1, old - 1, -1)
@@ -687,6 +705,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
     def _sync_and_mark(self) -> None:
         failpoint("flush.before_sync")
         self._content_file.sync()
+        if self._emb_file is not None:
+            self._emb_file.sync()
         self._slots_file.sync()
         failpoint("flush.after_data_sync")
         stale = [slot for slots in self._stale.values() for slot in slots]
@@ -734,6 +754,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
                     "pending_bytes": self._pending_bytes,
                     "free_extents": len(self._alloc.free_extents()),
                     "generation": self._header.gen,
+                    "format": self._header.version,
+                    "embeddings_file_bytes": 0 if self._emb_file is None else self._emb_file.size,
                 },
             )
 
@@ -753,15 +775,16 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
                 self._lock_fd = -1
 
     def _drop_files(self) -> None:
-        for name in ("_slots_mv", "_arena_mv"):
+        for name in ("_slots_mv", "_emb_mv", "_arena_mv"):
             view = getattr(self, name, None)
             if isinstance(view, memoryview):
                 view.release()
         for name in ("_slots", "_seqs", "_embeddings", "_slot_bytes", "_arena", "_slots_mv",
-                     "_arena_mv"):
+                     "_emb_mv", "_arena_mv"):
             if hasattr(self, name):
                 setattr(self, name, None)
-        for f in (getattr(self, "_slots_file", None), getattr(self, "_content_file", None)):
+        for name in ("_slots_file", "_emb_file", "_content_file"):
+            f = getattr(self, name, None)
             if f is not None:
                 f.close()
 

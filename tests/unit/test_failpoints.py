@@ -11,7 +11,14 @@ import pytest
 
 from warmtier import WarmTierStore, failpoints
 from warmtier.failpoints import Count, InjectedFault, Raise
-from warmtier.format import CURRENT_NAME, LOCK_NAME, content_name, read_current, slots_name
+from warmtier.format import (
+    CURRENT_NAME,
+    LOCK_NAME,
+    content_name,
+    embeddings_name,
+    read_current,
+    slots_name,
+)
 from warmtier.model import ModelStore
 
 
@@ -104,7 +111,7 @@ def test_a_fault_injected_anywhere_leaves_the_store_all_or_nothing(
             s.check()
             gen = read_current(s.path)
             stray = sorted(set(os.listdir(s.path)) - {CURRENT_NAME, LOCK_NAME, slots_name(gen),
-                                                      content_name(gen)})
+                                                      embeddings_name(gen), content_name(gen)})
             assert not stray, f"fault at {name} during {label!r} left files behind: {stray}"
             model = after_model if got == after else model
     assert fired, f"the workload never reached {name}"
@@ -138,7 +145,7 @@ def test_growth_failpoints_name_the_file_that_grows_however_it_was_opened(
     with failpoints.armed("grow.*", count):
         s.put("second", [0, 1], b"y" * 10_000)
     s.close()
-    assert set(count.hits) == {f"grow.{f}.{p}" for f in ("slots", "content")
+    assert set(count.hits) == {f"grow.{f}.{p}" for f in ("slots", "embeddings", "content")
                                for p in ("before_extend", "before_remap")}, count.hits
 
 

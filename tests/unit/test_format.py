@@ -75,6 +75,14 @@ def _content(path: Path) -> Path:
     return path / f"content.{read_current(str(path))}"
 
 
+def _embeddings(path: Path) -> Path:
+    return path / f"embeddings.{read_current(str(path))}"
+
+
+def _cut(f: Path, size: int) -> None:
+    f.write_bytes(f.read_bytes()[:size])
+
+
 def _rewrite_header(path: Path, **fields: int) -> None:
     f = _slots(path)
     raw = bytearray(f.read_bytes())
@@ -102,11 +110,16 @@ CORRUPTIONS = {
     "missing_content_file": lambda p: _content(p).unlink(),
     "empty_content_file": lambda p: _content(p).write_bytes(b""),
     "content_byte_flipped": lambda p: _flip(_content(p), 30),
-    "slot_embedding_bit_flipped": lambda p: _flip(_slots(p), HEADER_SIZE + 400),
+    "slot_body_bit_flipped": lambda p: _flip(_slots(p), HEADER_SIZE + 400),
+    "embedding_bit_flipped": lambda p: _flip(_embeddings(p), 30),
+    "missing_embeddings_file": lambda p: _embeddings(p).unlink(),
+    "embeddings_file_cut_mid_row": lambda p: _cut(_embeddings(p), 4 * 4 * 3 + 5),
+    "embeddings_file_cut": lambda p: _cut(_embeddings(p), 4 * 4 * 3),
     "slot_id_bit_flipped": lambda p: _flip(_slots(p), HEADER_SIZE + 50),
     "slot_offset_points_outside_arena": lambda p: _patch(_slots(p), HEADER_SIZE + 16,
                                                           struct.pack("<Q", 2**40)),
     "dim_changed": lambda p: _rewrite_header(p, dim=5),
+    "dim_changed_in_a_format_2_header": lambda p: _rewrite_header(p, dim=5, version=2),
 }
 
 
@@ -117,7 +130,7 @@ SAYS = {
     "empty_slots_file": "header is 0 bytes, shorter than",
     "slots_file_of_zeros": "bad magic",
     "wrong_magic": "bad magic b'NOTASTOR'; this is not a warmtier store",
-    "future_format_version": "format version 99 is newer than this library's 2",
+    "future_format_version": f"format version 99 is newer than this library's {FORMAT_VERSION}",
     "sequence_floor_beyond_reach": "beyond any reachable count",
     "header_checksum_broken": "header checksum mismatch",
     "random_bytes_everywhere": "bad magic",
@@ -127,10 +140,15 @@ SAYS = {
     "missing_content_file": "but content.0 is missing",
     "empty_content_file": "written before the last flush fail their checksum",
     "content_byte_flipped": "1 slot(s) written before the last flush fail their checksum",
-    "slot_embedding_bit_flipped": "1 slot(s) written before the last flush fail",
+    "slot_body_bit_flipped": "1 slot(s) written before the last flush fail",
+    "embedding_bit_flipped": "1 slot(s) written before the last flush fail",
+    "missing_embeddings_file": "but embeddings.0 is missing",
+    "embeddings_file_cut_mid_row": "53 bytes is not whole embeddings of 16 bytes (dim 4)",
+    "embeddings_file_cut": "hold 3 embeddings for",
     "slot_id_bit_flipped": "1 slot(s) written before the last flush fail",
     "slot_offset_points_outside_arena": "1 slot(s) written before the last flush fail",
-    "dim_changed": "slot size 320 does not match dim 5",
+    "dim_changed": "is not whole embeddings of 20 bytes (dim 5)",
+    "dim_changed_in_a_format_2_header": "slot size 304 does not match dim 5",
 }
 
 
@@ -149,8 +167,9 @@ def _header_bytes(**fields: int) -> bytes:
     ("fields", "says"),
     [
         ({"magic": b"WARMTIEX"}, "h: bad magic b'WARMTIEX'; this is not a warmtier store"),
-        ({"version": 3}, "h: format version 3 is newer than this library's 2; upgrade warmtier"
-                         " to open it"),
+        ({"version": FORMAT_VERSION + 1},
+         f"h: format version {FORMAT_VERSION + 1} is newer than this library's "
+         f"{FORMAT_VERSION}; upgrade warmtier to open it"),
         ({"version": 0}, "h: invalid format version 0"),
         ({"dim": 0}, "h: invalid dim 0"),
         ({"dim": MAX_DIM + 1}, f"h: invalid dim {MAX_DIM + 1}"),
@@ -261,14 +280,17 @@ def test_many_damaged_slots_are_counted_and_the_first_fifty_listed(tmp_path: Pat
 def _rewrite_slot(path: Path, slot: int, **fields: float) -> None:
     """Set fixed fields of a slot and make its checksum valid again."""
     raw = bytearray(_slots(path).read_bytes())
-    dtype = slot_dtype(Header.unpack(bytes(raw[:HEADER_SIZE]), "test").dim)
+    header = Header.unpack(bytes(raw[:HEADER_SIZE]), "test")
+    dtype = slot_dtype(header.dim)
     size = dtype.itemsize
     start = HEADER_SIZE + slot * size
     row = np.frombuffer(raw, dtype, count=1, offset=start).copy()
     for name, value in fields.items():
         row[name] = value
     content = _content(path).read_bytes()[int(row["off"][0]) : int(row["off"][0] + row["length"][0])]
-    row["crc"] = slot_checksum(row.tobytes(), content)
+    row4 = 4 * header.dim
+    embedding = _embeddings(path).read_bytes()[slot * row4 : (slot + 1) * row4]
+    row["crc"] = slot_checksum(row.tobytes(), content, FORMAT_VERSION, embedding)
     raw[start : start + size] = row.tobytes()
     _slots(path).write_bytes(bytes(raw))
 
@@ -311,9 +333,11 @@ def test_compaction_removes_the_old_generation(tmp_path: Path) -> None:
     populated(path)
     with WarmTierStore.open(path) as s:
         s.compact()
-        assert sorted(os.listdir(path)) == ["CURRENT", "LOCK", "content.1", "slots.1"]
+        assert sorted(os.listdir(path)) == ["CURRENT", "LOCK", "content.1", "embeddings.1",
+                                            "slots.1"]
         s.compact()
-        assert sorted(os.listdir(path)) == ["CURRENT", "LOCK", "content.2", "slots.2"]
+        assert sorted(os.listdir(path)) == ["CURRENT", "LOCK", "content.2", "embeddings.2",
+                                            "slots.2"]
 
 
 def test_a_slot_rewritten_in_range_under_a_valid_checksum_is_read_back(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from warmtier import CorruptionError, WarmTierStore
+from warmtier.format import FORMAT_VERSION
 
 pytestmark = pytest.mark.reference_only
 
@@ -316,4 +317,6 @@ def test_stats_report_the_files_and_the_free_lists(store: WarmTierStore) -> None
         "pending_bytes": 5 + 20 + 30,
         "free_extents": 1,
         "generation": 0,
+        "format": FORMAT_VERSION,
+        "embeddings_file_bytes": os.path.getsize(store._emb_file.path),
     }

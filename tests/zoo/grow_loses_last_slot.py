@@ -21,4 +21,4 @@ class LosesLastSlotStore(WarmTierStore):
         newest = int(np.argmax(self._seqs)) if len(self._seqs) else -1
         super()._grow_slots()
         if newest >= 0 and self._live[newest]:
-            self._slots["embedding"][newest] = 0  # BUG: the copy stops one slot short
+            self._embeddings[newest] = 0  # BUG: the copy stops one slot short

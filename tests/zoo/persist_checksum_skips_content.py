@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from warmtier.format import FORMAT_VERSION, slot_checksum, slots_pass
+from warmtier.format import FORMAT_VERSION, Bytes, slot_checksum, slots_pass
 from warmtier.store import WarmTierStore
 
 from ._support import rebind
@@ -19,15 +19,16 @@ CAUGHT_BY = ("crash",)
 QUICK = ("tests/crash/test_crash_power_loss.py",)
 
 
-def _slot_only_checksum(slot: bytes | memoryview, content: bytes | memoryview,
-                        version: int = FORMAT_VERSION) -> int:
-    return slot_checksum(slot, b"", version)  # BUG: ``content`` is not folded in
+def _slot_only_checksum(slot: Bytes, content: Bytes, version: int = FORMAT_VERSION,
+                        embedding: Bytes = b"") -> int:
+    return slot_checksum(slot, b"", version, embedding)  # BUG: ``content`` is not folded in
 
 
-def _slots_only_pass(version: int, slots: memoryview, arena: memoryview,
-                     rows: Iterable[tuple[int, int, int, int]], size: int) -> list[bool]:
-    empty = ((st, o, 0, c) for st, o, _, c in rows)  # BUG: likewise, at open
-    return slots_pass(version, slots, arena, empty, size)
+def _slots_only_pass(version: int, slots: memoryview, embeddings: memoryview,
+                     arena: memoryview, rows: Iterable[tuple[int, int, int, int]], size: int,
+                     row: int) -> list[bool]:
+    empty = ((i, o, 0, c) for i, o, _, c in rows)  # BUG: likewise, at open
+    return slots_pass(version, slots, embeddings, arena, empty, size, row)
 
 
 class ChecksumSkipsContentStore(WarmTierStore):

@@ -14,10 +14,10 @@ CAUGHT_BY = ("regressions", "properties")
 
 
 @patch("_read",
-       old="emb = np.frombuffer(self._slots_mv[start : start + 4 * self._dim].tobytes(), _F32)",
+       old="emb = np.frombuffer(self._emb_mv[start : start + 4 * self._dim].tobytes(), _F32)",
        new="""
-    # BUG: frombuffer straight over the mapped slot, no private copy
-    emb = np.frombuffer(self._slots_mv[start : start + 4 * self._dim], _F32)
+    # BUG: frombuffer straight over the mapped row, no private copy
+    emb = np.frombuffer(self._emb_mv[start : start + 4 * self._dim], _F32)
     emb.flags.writeable = False
 """)
 class SharedMappedEmbeddingStore(WarmTierStore):
