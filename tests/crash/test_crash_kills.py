@@ -1,6 +1,7 @@
 """Process kills: a store SIGKILLed anywhere reopens to a state the contract promises
 (reference store: every completed operation, the in-flight one whole or not at all; any
-store: a prefix covering the last flush), passes check() and keeps working."""
+store: a prefix covering the last flush; a batch call counts as the loop of its records),
+passes check() and keeps working."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ import pytest
 from warmtier.testing.crash.kills import (
     KillHarness,
     RoundResult,
+    batch_points,
     census,
     failure_summary,
     random_points,
+    replay_command,
     systematic_points,
 )
 from warmtier.testing.crash.points import KillPoint
+from warmtier.testing.crash.workload import Batch, batch_kinds, operations
 
 #: The workload seed of the systematic sweeps (any seed reaches every failpoint).
 SYSTEMATIC_SEEDS = (1, 2, 3)
@@ -60,6 +64,27 @@ def test_a_kill_at_the_first_hit_of_every_failpoint_in_every_operation_kind_reco
     points = systematic_points(hits, nth=False)
     results = run_rounds(harness, [(SYSTEMATIC_SEEDS[0], p) for p in points], record)
     assert all(r.reached for r in results), [str(r.point) for r in results if not r.reached]
+    summary = failure_summary(results)
+    if summary:
+        pytest.fail(summary, pytrace=False)
+
+
+@pytest.mark.promise("kill-recovery")
+def test_a_kill_between_the_records_of_a_batch_recovers_the_completed_operations_and_a_prefix_of_it(
+        harness: KillHarness, store_class: type[Any], crash_workdir: str,
+        failpoint_census: tuple[dict[tuple[str, str], int], float],
+        record: Callable[[str, float], None]) -> None:
+    if not batch_kinds(store_class):
+        pytest.skip("the store declares no batch call the crash workload draws (batch_calls)")
+    points = batch_points(store_class, SYSTEMATIC_SEEDS[0], workdir=crash_workdir)
+    if not points:
+        pytest.skip("no failpoint of the store is hit three times within one batch")
+    results = run_rounds(harness, [(SYSTEMATIC_SEEDS[0], p) for p in points], record)
+    steps = list(operations(SYSTEMATIC_SEEDS[0], harness.ops, batch_kinds(store_class)))
+    outside = [f"{r.where()} (replay: {replay_command(r.seed, r.point, harness.store_spec)})"
+               for r in results if r.progress.in_flight is None
+               or not isinstance(steps[r.progress.in_flight], Batch)]
+    assert not outside, f"expected every kill inside a batch call; actual: {outside}"
     summary = failure_summary(results)
     if summary:
         pytest.fail(summary, pytrace=False)

@@ -1,17 +1,22 @@
 """The crash promises as checks: a recovered state against the states a crash may leave
-(:class:`~warmtier.testing.ops.States`); each check lists problems, empty when the promise holds."""
+(:class:`~warmtier.testing.crash.timeline.Timeline`: a batch is the loop of its records);
+each check lists problems, empty when the promise holds."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from warmtier.records import Record
-from warmtier.testing.ops import State, States
+from warmtier.testing.crash.batches import Batch, Step
+from warmtier.testing.crash.timeline import Timeline
+from warmtier.testing.ops import State
 
 __all__ = [
+    "answer_problems",
     "diff_states",
     "kill_problems",
     "power_loss_problems",
+    "prefix_problems",
     "run_check",
 ]
 
@@ -48,37 +53,58 @@ def run_check(store: Any) -> list[str]:
     return []
 
 
-def kill_problems(actual: State, states: States, completed: int, in_flight: bool,
+def kill_problems(actual: State, timeline: Timeline, completed: int, in_flight: bool,
                   strict: bool) -> list[str]:
-    """The process-kill promise.
+    """The process-kill promise, over records (a batch is the loop of its records).
 
-    ``strict`` (the reference store): the state after every completed operation, with the
-    in-flight one applied whole or not at all. Otherwise (any store): the state after some
-    prefix that covers the last completed flush or compaction.
+    ``strict`` (a store declaring ``no-loss``): the state after every completed operation,
+    with a prefix of the in-flight one's records (a single call: whole or not at all; a
+    batch: every record before the one in flight, that one whole or not at all).
+    Otherwise (the contract): the state after some record prefix that covers the last
+    completed flush or compaction.
     """
-    candidates = states.kill_prefixes(completed, in_flight, strict)
+    candidates = timeline.kill_prefixes(completed, in_flight, strict)
+    promised = _promised(timeline, completed, in_flight, strict)
+    return prefix_problems(actual, timeline, candidates, f"recovered state is not {promised}")
+
+
+def prefix_problems(actual: State, timeline: Timeline, candidates: list[int],
+                    headline: str) -> list[str]:
+    """None when ``actual`` is the state after one of the record prefixes ``candidates``;
+    else ``headline``, the closest of them and how ``actual`` differs from it."""
     for j in candidates:
-        if actual == states[j]:
+        if actual == timeline.states[j]:
             return []
-    best = min(candidates, key=lambda j: len(diff_states(states[j], actual, limit=10**9)))
-    if strict:
-        what = (f"the state after the {completed} completed operations"
-                + (" (with or without the in-flight one)" if in_flight else ""))
+    best = min(candidates,
+               key=lambda j: len(diff_states(timeline.states[j], actual, limit=10**9)))
+    return [f"{headline}; closest is {timeline.describe_prefix(best)}:",
+            *diff_states(timeline.states[best], actual)]
+
+
+def _promised(timeline: Timeline, completed: int, in_flight: bool, strict: bool) -> str:
+    """What :func:`kill_problems` accepted, in words."""
+    step = timeline.steps[completed] if in_flight else None
+    if isinstance(step, Batch) and step.records():
+        flight = (f" plus a prefix of the {len(step.records())} records of the in-flight "
+                  f"#{step.index} {step.kind} (records in order, each whole or not at all)")
     else:
-        what = (f"the state after any prefix of {candidates[0]}..{candidates[-1]} operations "
-                "(the last completed flush/compaction covers the first "
-                f"{candidates[0]})")
-    return [f"recovered state is not {what}; closest is the prefix of {best}:",
-            *diff_states(states[best], actual)]
+        flight = " (with or without the in-flight one)" if in_flight else ""
+    if strict:
+        return f"the state after the {completed} completed operations{flight}"
+    durable, last = timeline.last_durable(completed), completed + int(in_flight) - 1
+    return (f"the state after the first {durable} operations (the last completed "
+            "flush/compaction covers them)" + (
+                f" plus any prefix of the records of operations #{durable}..#{last} (a "
+                "batch counts record by record)" if last >= durable else ""))
 
 
-def power_loss_problems(actual: State, states: States, completed: int, started: int) -> list[str]:
+def power_loss_problems(actual: State, timeline: Timeline, completed: int,
+                        started: int) -> list[str]:
     """The power-loss promise: every id holds its value as of the last durability point
     among the ``completed`` operations, or the value of a later put or remove of it (up to
-    the ``started`` ones); never a torn or mixed record."""
-    durable = states.last_durable(completed)
-    base = states[durable]
-    allowed = states.power_loss_values(durable, started)
+    the ``started`` ones; a batch's records count as that loop of puts or removes); never
+    a torn or mixed record."""
+    base, allowed = timeline.power_loss_values(completed, started)
     problems = []
     for ident in sorted(set(base) | set(actual) | set(allowed)):
         got = actual.get(ident)
@@ -91,3 +117,17 @@ def power_loss_problems(actual: State, states: States, completed: int, started: 
     if len(problems) > 6:
         problems = [*problems[:6], f"... and {len(problems) - 6} more"]
     return problems
+
+
+def answer_problems(step: Step, answer: Any, state: State) -> list[str]:
+    """A read batch's answer against ``state``, the model's before it (``get_many``: the
+    record of each id, or None); other operations have no answer to check here."""
+    if not isinstance(step, Batch) or step.kind != "get_many":
+        return []
+    expected = [state.get(op.id) for op in step.parts]
+    if isinstance(answer, list) and len(answer) == len(expected) and all(
+            g is e if g is None or e is None else e == g
+            for g, e in zip(answer, expected, strict=True)):
+        return []
+    return [f"{step.describe()} answered wrong:", f"  expected: {expected!r}",
+            f"  actual:   {answer!r}"]

@@ -19,7 +19,7 @@ from typing import Any
 from warmtier import failpoints
 from warmtier.testing.crash.oracle import OracleWriter
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import apply, make_store, operations
+from warmtier.testing.crash.workload import apply, batch_kinds, make_store, operations
 from warmtier.testing.subject import Subject
 
 __all__ = ["KindTracker", "main", "run_workload"]
@@ -31,7 +31,8 @@ def _die() -> None:
 
 
 class KindTracker:
-    """Which kind of operation is running, so failpoint hits can be counted per kind."""
+    """Which kind of operation is running, so failpoint hits can be counted per kind (a
+    batch's kind, ``put_many`` say, for every record of it)."""
 
     def __init__(self) -> None:
         self.kind = "open"
@@ -63,7 +64,7 @@ def run_workload(store_class: type[Any], directory: str, oracle_path: str, seed:
         store = make_store(store_class, directory)
         log.ready()
         arm_kill(point, tracker)
-        for op in operations(seed, count):
+        for op in operations(seed, count, batch_kinds(store_class)):
             if point.kind == "op" and op.index == point.number:
                 _die()
             tracker.kind = op.kind

@@ -2,8 +2,9 @@
 failpoint) and a full disk while the files grow.
 
 Both promises come from the contract's "Faults and crashes": the failed call is
-all-or-nothing (``CapacityError``: nothing), ``check()`` passes, no lock stays held, the
-next call works, and a reopen gives the same state.
+all-or-nothing (``CapacityError``: nothing; a batch call: a prefix of its records, each
+all or nothing), ``check()`` passes, no lock stays held, the next call works, and a reopen
+gives the same state.
 """
 
 from __future__ import annotations
@@ -22,18 +23,28 @@ import numpy as np
 from warmtier import failpoints
 from warmtier.errors import CapacityError
 from warmtier.testing.contract import close_quietly, snapshot
-from warmtier.testing.crash.checks import diff_states, run_check
+from warmtier.testing.crash.checks import diff_states, prefix_problems, run_check
 from warmtier.testing.crash.isolate import Isolated, worker_or
 from warmtier.testing.crash.kills import ROUND_OPS, keep_working
 from warmtier.testing.crash.points import KillPoint
-from warmtier.testing.crash.workload import DIM, States, apply, make_store, operations
+from warmtier.testing.crash.workload import (
+    DIM,
+    Batch,
+    State,
+    Timeline,
+    apply,
+    batch_kinds,
+    make_store,
+    operations,
+)
 
-__all__ = ["GROWTH_FAILPOINTS", "FaultOutcome", "enospc", "fill", "full_disk_problems",
-           "inject_exception", "lock_is_free"]
+__all__ = ["GROWTH_FAILPOINTS", "FaultOutcome", "effect_problems", "enospc", "fill",
+           "full_disk_problems", "inject_exception", "lock_is_free"]
 
 #: The reference store's growth failpoints (inside the code that maps ENOSPC to
 #: CapacityError); another store may declare others.
-GROWTH_FAILPOINTS = ("grow.slots.before_extend", "grow.content.before_extend")
+GROWTH_FAILPOINTS = ("grow.embeddings.before_extend", "grow.slots.before_extend",
+                     "grow.content.before_extend")
 
 
 def enospc(name: str) -> OSError:
@@ -113,11 +124,10 @@ def _inject(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
     where = tempfile.mkdtemp(prefix=f"fault-{seed}-", dir=workdir)
     path = os.path.join(where, "store")
     store = make_store(store_class, path)
-    workload = list(operations(seed, ops))
-    states = States(workload)
+    timeline = Timeline(list(operations(seed, ops, batch_kinds(store_class))))
     arming = failpoints.arm(point.name, failpoints.Call(maybe_raise))
     try:
-        for op in workload:
+        for op in timeline.steps:
             kind[0] = op.kind
             try:
                 apply(store, op)
@@ -126,11 +136,11 @@ def _inject(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
                     raise
                 failpoints.disarm(arming)
                 return FaultOutcome(True, caught,
-                                    _after_fault(store, store_class, path, states, op.index,
+                                    _after_fault(store, store_class, path, timeline, op.index,
                                                  seed, changes_nothing=changes_nothing))
             if fired:  # the store handled the fault itself (say, synced instead of growing)
                 failpoints.disarm(arming)
-                return FaultOutcome(True, None, _after_fault(store, store_class, path, states,
+                return FaultOutcome(True, None, _after_fault(store, store_class, path, timeline,
                                                              op.index, seed, completed=True))
         return FaultOutcome(False)
     finally:
@@ -139,28 +149,43 @@ def _inject(store_class: type[Any], workdir: str, seed: int, point: KillPoint,
         shutil.rmtree(where, ignore_errors=True)
 
 
-def _after_fault(store: Any, store_class: type[Any], path: str, states: States, index: int,
-                 seed: int, *, completed: bool = False,
+def _after_fault(store: Any, store_class: type[Any], path: str, timeline: Timeline,
+                 index: int, seed: int, *, completed: bool = False,
                  changes_nothing: bool = False) -> list[str]:
-    """The promises after a failed operation ``index``: all or nothing, check, no lock
-    held, the next calls work, a reopen agrees. An operation that absorbed the fault and
-    returned (``completed``) must have done its whole work."""
+    """The promises after a failed operation ``index``: its effect (:func:`effect_problems`),
+    check, no lock held, the next calls work, a reopen agrees."""
     if not lock_is_free(store):
         return ["another thread cannot call the store: the failed call left a lock held"]
     problems = run_check(store)
     actual = snapshot(store)
-    if completed and actual != states[index + 1]:
-        problems += [f"operation #{index} absorbed the fault and returned, but its effect "
-                     "is wrong:", *diff_states(states[index + 1], actual)]
-    elif changes_nothing and actual != states[index]:
-        problems += [f"the failed operation #{index} changed the records:",
-                     *diff_states(states[index], actual)]
-    elif actual != states[index] and actual != states[index + 1]:
-        problems += [f"the failed operation #{index} was neither undone nor done whole:",
-                     *diff_states(states[index], actual)]
+    problems += effect_problems(actual, timeline, index, completed=completed,
+                                changes_nothing=changes_nothing)
     if problems:
         return problems
     return keep_working(store, store_class, path, actual, seed)
+
+
+def effect_problems(actual: State, timeline: Timeline, index: int, *, completed: bool = False,
+                    changes_nothing: bool = False) -> list[str]:
+    """What operation ``index`` may have done when a fault hit it. It absorbed the fault
+    and returned (``completed``): all of it. It raised: all or nothing; with
+    ``changes_nothing`` (a ``CapacityError``) nothing. A batch is the loop of its records,
+    each all or nothing: it raised having applied a prefix of them (``changes_nothing``:
+    without the last, the one that failed)."""
+    before, after = timeline.at(index), timeline.at(index + 1)
+    batch = isinstance(timeline.steps[index], Batch)
+    if completed:
+        allowed, what = [after], "absorbed the fault and returned, but its effect is wrong"
+    elif changes_nothing:
+        allowed = list(range(before, max(before + 1, after)))
+        what = ("failed having applied more than the records before the failing one" if batch
+                else "failed and changed the records")
+    else:
+        allowed = list(range(before, after + 1))
+        what = ("failed having applied no prefix of its records" if batch
+                else "failed and was neither undone nor done whole")
+    step = timeline.steps[index].describe()
+    return prefix_problems(actual, timeline, allowed, f"operation {step} {what}")
 
 
 # -- a real full disk --------------------------------------------------------------------

@@ -27,7 +27,7 @@ from warmtier.errors import CorruptionError
 from warmtier.testing.contract import close_quietly, snapshot
 from warmtier.testing.crash.checks import run_check
 from warmtier.testing.crash.isolate import Isolated, worker_or
-from warmtier.testing.crash.workload import DIM, apply, make_store, operations
+from warmtier.testing.crash.workload import DIM, apply, batch_kinds, make_store, operations
 
 __all__ = [
     "KINDS",
@@ -146,7 +146,7 @@ def base_images(store_class: type[Any], workdir: str, seed: int = 0) -> dict[str
     where = tempfile.mkdtemp(prefix="fuzz-base-", dir=workdir)
     try:
         images: dict[str, dict[str, bytes]] = {}
-        ops = list(operations(seed, 60))
+        ops = list(operations(seed, 60, batch_kinds(store_class)))
         path = os.path.join(where, "closed")
         store = make_store(store_class, path)
         for op in ops:

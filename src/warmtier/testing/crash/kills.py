@@ -3,7 +3,8 @@
 :class:`KillHarness` owns a fork server (``python -m warmtier.testing.crash.child serve``)
 so a round costs a fork, not an interpreter start. :func:`census` counts the failpoint
 hits of a workload per operation kind, which :func:`systematic_points` turns into kill
-points (first, second and last hit of every failpoint in every kind that reaches it).
+points (first, second and last hit of every failpoint in every kind that reaches it);
+:func:`batch_points` aims kills between the records of a batch call.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,15 +27,16 @@ import numpy as np
 
 from warmtier import failpoints
 from warmtier.testing.contract import close_quietly, snapshot
-from warmtier.testing.crash.checks import diff_states, kill_problems, run_check
+from warmtier.testing.crash.checks import answer_problems, diff_states, kill_problems, run_check
 from warmtier.testing.crash.isolate import Isolated
 from warmtier.testing.crash.oracle import Progress, read_oracle
 from warmtier.testing.crash.points import KillPoint
 from warmtier.testing.crash.workload import (
-    Op,
+    Batch,
     State,
-    States,
+    Timeline,
     apply,
+    batch_kinds,
     make_store,
     operations,
 )
@@ -43,9 +46,11 @@ __all__ = [
     "ROUND_OPS",
     "KillHarness",
     "RoundResult",
+    "batch_points",
     "census",
     "close_quietly",
     "failure_summary",
+    "hit_log",
     "random_points",
     "replay_command",
     "systematic_points",
@@ -81,7 +86,8 @@ class RoundResult:
 
     def where(self) -> str:
         p = self.progress
-        ops = list(operations(self.seed, p.started))
+        cls = Subject.resolve(self.store_spec).cls
+        ops = list(operations(self.seed, p.started, batch_kinds(cls)))
         flight = f"in flight: {ops[p.in_flight].describe()}" if p.in_flight is not None \
             else "nothing in flight"
         return f"{p.completed} operation(s) completed, {flight}"
@@ -208,7 +214,7 @@ def recovery_problems(store_class: type[Any], directory: str, seed: int, progres
                       strict: bool) -> list[str]:
     """Open the killed store in ``directory`` and judge it against the promise (run in an
     isolated child: a store may die opening what a kill left)."""
-    states = States(list(operations(seed, progress.started)))
+    timeline = Timeline(list(operations(seed, progress.started, batch_kinds(store_class))))
     try:
         store = open_after_crash(store_class, directory, seed)
     except Exception as exc:
@@ -216,7 +222,7 @@ def recovery_problems(store_class: type[Any], directory: str, seed: int, progres
     try:
         problems = run_check(store)
         actual = snapshot(store)
-        problems += kill_problems(actual, states, progress.completed,
+        problems += kill_problems(actual, timeline, progress.completed,
                                   progress.in_flight is not None, strict)
         if problems:
             return problems
@@ -235,13 +241,16 @@ def open_after_crash(store_class: type[Any], directory: str, seed: int) -> Any:
 
 def keep_working(store: Any, store_class: type[Any], directory: str, state: State,
                  seed: int, count: int = 12) -> list[str]:
-    """After recovery the store must keep working: more operations, a close, a reopen.
-    Closes ``store``; returns problems."""
-    follow: list[Op] = list(operations(seed + 1_000_003, count))
-    expected = States(follow, initial=state)[len(follow)]
+    """After recovery the store must keep working: more operations (batch reads
+    answering as the model does), a close, a reopen. Closes ``store``; returns problems."""
+    follow = Timeline(list(operations(seed + 1_000_003, count, batch_kinds(store_class))),
+                      initial=state)
+    expected = follow.after(count)
     try:
-        for op in follow:
-            apply(store, op)
+        for op in follow.steps:
+            wrong = answer_problems(op, apply(store, op), follow.after(op.index))
+            if wrong:
+                return ["the recovered store, given more operations:", *wrong]
         store.close()
     except Exception as exc:
         return [f"the recovered store failed at {type(exc).__name__}: {exc}"]
@@ -262,25 +271,21 @@ def keep_working(store: Any, store_class: type[Any], directory: str, state: Stat
 # -- choosing kill points --------------------------------------------------------------
 
 
-def census(store_class: type[Any], seed: int, ops: int = ROUND_OPS,
-           workdir: str | None = None) -> tuple[dict[tuple[str, str], int], float]:
-    """Run the workload in this process (in ``workdir``) and count failpoint hits per
-    (name, op kind); also return how long the workload took (to aim timed kills)."""
-    hits: dict[tuple[str, str], int] = {}
-    current = ["open"]
-
-    def count(name: str) -> None:
-        key = (name, current[0])
-        hits[key] = hits.get(key, 0) + 1
-
+def hit_log(store_class: type[Any], seed: int, ops: int = ROUND_OPS,
+            workdir: str | None = None) -> tuple[list[tuple[str, int]], float]:
+    """Run the workload in this process (in ``workdir``) and log every failpoint hit as
+    (name, the number of the operation it came in); also how long the workload took (to
+    aim timed kills)."""
+    log: list[tuple[str, int]] = []
+    current = [-1]
     where = tempfile.mkdtemp(prefix="census-", dir=workdir)
     try:
         store = make_store(store_class, os.path.join(where, "store"))
-        arming = failpoints.arm("*", failpoints.Call(count))
+        arming = failpoints.arm("*", failpoints.Call(lambda name: log.append((name, current[0]))))
         started = time.perf_counter()
         try:
-            for op in operations(seed, ops):
-                current[0] = op.kind
+            for op in operations(seed, ops, batch_kinds(store_class)):
+                current[0] = op.index
                 apply(store, op)
         finally:
             failpoints.disarm(arming)
@@ -288,7 +293,41 @@ def census(store_class: type[Any], seed: int, ops: int = ROUND_OPS,
         close_quietly(store)
     finally:
         shutil.rmtree(where, ignore_errors=True)
+    return log, elapsed
+
+
+def census(store_class: type[Any], seed: int, ops: int = ROUND_OPS,
+           workdir: str | None = None) -> tuple[dict[tuple[str, str], int], float]:
+    """Run the workload in this process (in ``workdir``) and count failpoint hits per
+    (name, op kind); also return how long the workload took (to aim timed kills)."""
+    log, elapsed = hit_log(store_class, seed, ops, workdir)
+    steps = list(operations(seed, ops, batch_kinds(store_class)))
+    hits: dict[tuple[str, str], int] = {}
+    for name, index in log:
+        key = (name, steps[index].kind)
+        hits[key] = hits.get(key, 0) + 1
     return hits, elapsed
+
+
+def batch_points(store_class: type[Any], seed: int, ops: int = ROUND_OPS,
+                 workdir: str | None = None) -> list[KillPoint]:
+    """Kill points between the records of a batch: for every (failpoint, batch kind), the
+    second hit in the first batch that hits the failpoint three times or more (for a
+    store that hits it once per record, a kill with records of the batch on both sides)."""
+    log, _ = hit_log(store_class, seed, ops, workdir)
+    steps = list(operations(seed, ops, batch_kinds(store_class)))
+    per_op = Counter(log)
+    within: Counter[tuple[str, int]] = Counter()
+    seen: Counter[tuple[str, str]] = Counter()
+    points: dict[tuple[str, str], KillPoint] = {}
+    for name, index in log:
+        key = (name, steps[index].kind)
+        seen[key] += 1
+        within[name, index] += 1
+        if (isinstance(steps[index], Batch) and key not in points
+                and within[name, index] == 2 and per_op[name, index] >= 3):
+            points[key] = KillPoint("fp", name, key[1], seen[key])
+    return list(points.values())
 
 
 def systematic_points(hits: dict[tuple[str, str], int], *, nth: bool = True) -> list[KillPoint]:

@@ -8,7 +8,8 @@ returns, before each namespace change, and after each completed operation (the w
 writes ``S i`` / ``D i`` to a marks file outside the store, which the tracer sees). Each
 point's images are opened in an isolated child (``isolate``) and judged by the contract:
 every id holds its value as of the last completed ``flush()``/``compact()`` or a later
-one; a store that syncs more is simply more durable, which its images show. A failure
+one (a batch's records count as that loop of puts or removes); a store that syncs more is
+simply more durable, which its images show. A failure
 names the crash point, the last sync of each file, the image's choice of pages and names,
 and the replay command (``SEED:pl:N:OPS``: the traced run again, checking point N alone).
 """
@@ -35,7 +36,7 @@ from warmtier.testing.crash.points import KillPoint
 from warmtier.testing.crash.trace import NAMESPACE, Event, Mark, Open, Sync, Trace, Write, trace
 from warmtier.testing.crash.trace.ledger import WEAK_SYNCS, Folder, Ledger
 from warmtier.testing.crash.trace.proc import Pages, Watch, read_tree
-from warmtier.testing.crash.workload import States, apply, make_store, operations
+from warmtier.testing.crash.workload import Timeline, apply, batch_kinds, make_store, operations
 
 __all__ = [
     "PAGE",
@@ -124,8 +125,8 @@ class PowerLossRun:
         self.store_spec = store_spec
         self.workdir = os.fspath(workdir)
         self.seed = seed
-        self.ops = list(operations(seed, ops))
-        self.states = States(self.ops)
+        self.ops = list(operations(seed, ops, batch_kinds(store_class)))
+        self.timeline = Timeline(self.ops)
         self.random_images = random_images
         self.only = only
         self.keep_working_every = keep_working_every
@@ -262,7 +263,7 @@ class PowerLossRun:
         return "\n".join([
             f"power-loss image failed for store {self.store_spec}: seed {self.seed}, crash "
             f"point pl:{point.number} ({point.where(self.ops)}; last durability point after "
-            f"{self.states.last_durable(point.completed)} operations)",
+            f"{self.timeline.last_durable(point.completed)} operations)",
             f"  image {image.label!r} ({sizes or 'no files'}):",
             *[f"    {note}" for note in image.notes],
             "  last observed syncs:",
@@ -291,8 +292,8 @@ class PowerLossRun:
 
 
 @functools.lru_cache(maxsize=4)
-def _states(seed: int, count: int) -> States:
-    return States(list(operations(seed, count)))
+def _timeline(seed: int, count: int, batches: tuple[str, ...]) -> Timeline:
+    return Timeline(list(operations(seed, count, batches)))
 
 
 def image_problems(path: str, store_class: type[Any], seed: int, count: int, completed: int,
@@ -307,7 +308,8 @@ def image_problems(path: str, store_class: type[Any], seed: int, count: int, com
     try:
         problems = run_check(store)
         actual = snapshot(store)
-        problems += power_loss_problems(actual, _states(seed, count), completed, started)
+        timeline = _timeline(seed, count, batch_kinds(store_class))
+        problems += power_loss_problems(actual, timeline, completed, started)
         if not problems and deep:
             problems += keep_working(store, store_class, path, actual, seed)
         return problems
