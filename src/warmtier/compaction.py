@@ -143,6 +143,8 @@ class Compaction(StoreState):
                    new_offs: npt.NDArray[np.int64], header: Header) -> None:
         """Each live slot's fixed fields (its new offset, its checksum in the new format),
         embedding and content, ``order[j]`` to slot ``j``, a few thousand at a time."""
+        for f in new:  # every page is written: map them all in three system calls
+            f.prefault(0, f.size)
         new.slots.u8[:HEADER_SIZE] = np.frombuffer(header.pack(), np.uint8)
         dtype = slot_dtype(header.dim, header.version)  # the new format's: no embedding
         size, row = dtype.itemsize, 4 * header.dim

@@ -1,11 +1,14 @@
 """One memory-mapped file that can grow: a numpy.memmap, its fd, growth and durability.
 
 Growth reserves real blocks with ``posix_fallocate`` before remapping, so a full disk is
-an ENOSPC here (turned into CapacityError) and never a SIGBUS on a later write.
+an ENOSPC here (turned into CapacityError) and never a SIGBUS on a later write. Writers
+map pages ahead a chunk at a time (:meth:`MappedFile.prefault`) instead of taking one
+page fault per page.
 """
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 
@@ -15,7 +18,24 @@ import numpy.typing as npt
 from warmtier.errors import CapacityError
 from warmtier.failpoints import failpoint
 
-__all__ = ["MappedFile"]
+__all__ = ["PREFAULT_BYTES", "MappedFile"]
+
+#: Bytes mapped ahead per system call by :meth:`MappedFile.prefault`.
+PREFAULT_BYTES = 1 << 20
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+_MADV_POPULATE_WRITE = 23  # Linux 5.14; EINVAL before, and then nothing is mapped ahead
+_libc = ctypes.CDLL(None, use_errno=True)
+_madvise = getattr(_libc, "madvise", None)
+
+
+_UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM)
+
+
+class _Prefault:
+    """Whether ``madvise(MADV_POPULATE_WRITE)`` works here (it stops being tried once it
+    fails)."""
+
+    works = _madvise is not None
 
 
 class MappedFile:
@@ -60,6 +80,20 @@ class MappedFile:
         failed truncate leaves the file longer, which nothing reads)."""
         self._truncate_back(size)
         self.u8, self.size = u8, size
+
+    def prefault(self, start: int, stop: int) -> None:
+        """Map the pages of bytes ``[start, stop)`` writable in one system call, as writing
+        them would, page fault by page fault (3 to 5 us each on a VM, measured; this call
+        takes a fraction of that per page). The bytes are unchanged; only speed depends
+        on it, so a kernel without ``MADV_POPULATE_WRITE`` just takes the faults."""
+        start -= start % _PAGE
+        stop = min(stop, self.size)
+        if stop <= start or not _Prefault.works:
+            return
+        address = self.u8.ctypes.data + start
+        if _madvise(ctypes.c_void_p(address), ctypes.c_size_t(stop - start),
+                    _MADV_POPULATE_WRITE) != 0 and ctypes.get_errno() in _UNSUPPORTED:
+            _Prefault.works = False
 
     def _truncate_back(self, old: int) -> None:
         try:

@@ -458,6 +458,7 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         """Write the content, then the slot body (unpublished); the sequence number that
         will publish it."""
         failpoint("put.after_alloc")
+        self._prefault(slot, off, len(data))
         if data:
             self._arena_mv[off : off + len(data)] = data
         failpoint("put.after_content")
@@ -692,6 +693,7 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         self._content_file.grow(new)
         self._arena = self._content_file.u8
         self._arena_mv = self._arena.data
+        self._ready_arena = set()  # a new mapping: nothing in it is mapped ahead
         self._alloc.grow(new)
 
     # -- durability ------------------------------------------------------------------
