@@ -40,14 +40,20 @@ MACHINE_SETTINGS = settings(
 )
 
 
-def run_store_machine(cls: type[Any]) -> None:
-    run_machine(store_machine(cls, dim=4), settings=MACHINE_SETTINGS)
+#: A broken store gets a bigger budget: the run stops at the first failure, so a caught
+#: bug costs no more, and a bug the first 40 examples happen to miss is still found (one
+#: such miss was seen in a gate run with -n 2, never alone; noted, not yet explained).
+HUNT_SETTINGS = settings(MACHINE_SETTINGS, max_examples=200)
+
+
+def run_store_machine(cls: type[Any], budget: settings = MACHINE_SETTINGS) -> None:
+    run_machine(store_machine(cls, dim=4), settings=budget)
 
 
 def machine_failures(cls: type[Any]) -> str:
     """The store machine's failure messages for ``cls``; fails the test if it passes."""
     try:
-        run_store_machine(cls)
+        run_store_machine(cls, HUNT_SETTINGS)
     except BaseException as exc:  # an exception group, or one failure
         found = list(getattr(exc, "exceptions", [exc]))
         assert all(isinstance(e, StoreMismatch) for e in found), found
