@@ -14,6 +14,7 @@ import numpy as np
 
 from warmtier.errors import CorruptionError
 from warmtier.format import HEADER_SIZE, Header, slot_checksum
+from warmtier.slots import score_weights
 from warmtier.state import StoreState
 
 __all__ = ["Invariants"]
@@ -190,6 +191,15 @@ class Invariants(StoreState):
             yield f"slot {i} confidence on disk != in memory"
         if float(s["norm"]) != float(t.norms[i]):
             yield f"slot {i} norm on disk != in memory"
+
+    @_slots
+    def _score_weights_follow_the_norms(self, facts: _Facts) -> Iterator[str]:
+        t = self._table
+        expected = np.where(t.live, score_weights(t.norms), np.float32(0))
+        for i in np.flatnonzero(t.weights != expected)[:10].tolist():
+            why = f"its norm is {float(t.norms[i]):.6g}" if t.live[i] else "it is not live"
+            yield (f"slot {i} has score weight {float(t.weights[i]):.6g}, expected "
+                   f"{float(expected[i]):.6g} ({why})")
 
     @_slots
     def _next_sequence_number_is_unused(self, facts: _Facts) -> Iterator[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from warmtier.slots import SAFE_NORM
 from warmtier.state import StoreState
 
 __all__ = ["Ranking"]
@@ -15,8 +16,6 @@ __all__ = ["Ranking"]
 _F32 = npt.NDArray[np.float32]
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
-# Norms outside this range are scored in float64 (float32 would overflow or underflow).
-_SAFE_NORM = (1e-30, 1e30)
 #: How far a float32 score ``raw * float32(1 / norm)`` can be from the float64 score
 #: ``raw / norm`` of the same raw product: two roundings, 2**-23 relative, on a score of
 #: magnitude about 1; eight times that, for margin.
@@ -60,15 +59,14 @@ class Ranking(StoreState):
     def _products(self, units: _F64) -> tuple[_F32, _F32, npt.NDArray[np.bool_]]:
         """The float32 products of every slot's embedding up to :meth:`_span` with each
         unit query (a row of ``units``), one column per query; the float32 scores from
-        them, ``-inf`` for the slots :meth:`_float32_safe` leaves out; and those safe
-        slots. Slots go through the matrix product a few thousand at a time (over 100K
+        them, ``-inf`` for the slots float32 does not score (not live, or a norm outside
+        :data:`~warmtier.slots.SAFE_NORM`: a zero score weight); and the slots it does. Slots go through the matrix product a few thousand at a time (over 100K
         slots, 32 queries took 18% less time than in one product: the slots stay in
         cache for every query)."""
         embeddings, queries = self._embeddings[: self._span()], units.astype(np.float32).T
         span = len(embeddings)
-        safe = self._float32_safe(span)
-        weight = np.zeros(span, np.float32)
-        np.divide(1.0, self._table.norms[:span], out=weight, where=safe, casting="unsafe")
+        weight = self._table.weights[:span]  # kept by every put and remove: no pass here
+        safe = weight != 0
         with np.errstate(all="ignore"):
             if queries.shape[1] == 1:  # one matrix-vector product (blocks slow it down)
                 raws = (embeddings @ queries[:, 0])[:, None]
@@ -81,11 +79,6 @@ class Ranking(StoreState):
         approx[np.flatnonzero(~safe)] = -np.inf
         return raws, approx, safe
 
-    def _float32_safe(self, span: int) -> npt.NDArray[np.bool_]:
-        """The slots up to ``span`` that are live and whose norm float32 can score."""
-        norms = self._table.norms[:span]
-        return self._table.live[:span] & (norms >= _SAFE_NORM[0]) & (norms <= _SAFE_NORM[1])
-
     def _scores(self, unit: _F64, raw: _F32, rows: _I64) -> _F64:
         """The cosine similarity to ``unit`` (a unit vector), in [-1, 1], of the slots
         ``rows``, from their float32 products ``raw``: exact float64 products for
@@ -94,7 +87,7 @@ class Ranking(StoreState):
         with np.errstate(all="ignore"):
             scores: _F64 = raw[rows].astype(np.float64) / norms
         extreme = (norms != 0.0) & (
-            (norms < _SAFE_NORM[0]) | (norms > _SAFE_NORM[1]) | ~np.isfinite(scores)
+            (norms < SAFE_NORM[0]) | (norms > SAFE_NORM[1]) | ~np.isfinite(scores)
         )
         if extreme.any():
             exact = self._embeddings[rows[extreme]].astype(np.float64) @ unit

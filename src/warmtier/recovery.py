@@ -31,6 +31,7 @@ from warmtier.format import (
     slots_pass,
 )
 from warmtier.mapped import MappedFile
+from warmtier.slots import score_weights
 from warmtier.state import StoreState
 
 __all__ = ["Recovery", "Verify"]
@@ -206,6 +207,7 @@ class Recovery(StoreState):
         table.offsets[found.slots] = found.offs
         table.lengths[found.slots] = found.lens
         table.norms[found.slots] = found.norms
+        table.weights[live_slots] = score_weights(table.norms[live_slots])
         table.confidences[found.slots] = found.confs
         table.offsets[~table.live] = 0
         table.lengths[~table.live] = 0

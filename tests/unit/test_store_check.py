@@ -203,10 +203,10 @@ def test_check_keeps_looking_after_an_unpublished_live_slot(store: WarmTierStore
 def test_check_keeps_looking_after_an_extent_that_leaves_the_arena(store: WarmTierStore) -> None:
     arena = store._alloc.size
     store._slots[0]["off"] = arena
-    store._norms[3] = 7.0
+    store._confidences[3] = 0.125
     assert _violations(store) == [
         f"slot 0 extent [{arena}, {arena + 10}) leaves the arena of {arena}",
-        "slot 3 norm on disk != in memory",
+        "slot 3 confidence on disk != in memory",
     ]
 
 
@@ -236,7 +236,28 @@ def test_check_names_an_in_memory_field_that_differs_from_the_disk(
     store: WarmTierStore, field: str
 ) -> None:
     getattr(store, f"_{field}")[5] += 1.0
-    assert _violations(store) == [f"slot 5 {field[:-1]} on disk != in memory"]
+    expected = [f"slot 5 {field[:-1]} on disk != in memory"]
+    if field == "norms":  # the score weight no longer follows it either
+        norm = float(store._norms[5])
+        expected.append(f"slot 5 has score weight {1 / (norm - 1):.6g}, expected "
+                        f"{1 / norm:.6g} (its norm is {norm:.6g})")
+    assert _violations(store) == expected
+
+
+def test_check_names_a_score_weight_that_does_not_follow_its_norm(
+        store: WarmTierStore) -> None:
+    store._table.weights[5] = 0.0
+    norm = float(store._norms[5])
+    assert _violations(store) == [
+        f"slot 5 has score weight 0, expected {1 / norm:.6g} (its norm is {norm:.6g})"]
+
+
+def test_check_names_a_score_weight_left_on_a_slot_that_is_not_live(
+        store: WarmTierStore) -> None:
+    dead = int(np.flatnonzero(~store._table.live)[0])
+    store._table.weights[dead] = 2.0
+    assert _violations(store) == [
+        f"slot {dead} has score weight 2, expected 0 (it is not live)"]
 
 
 def test_check_names_a_sequence_counter_that_fell_behind(store: WarmTierStore) -> None:
