@@ -88,7 +88,7 @@ class MappedFile:
         on it, so a kernel without ``MADV_POPULATE_WRITE`` just takes the faults."""
         start -= start % _PAGE
         stop = min(stop, self.size)
-        if stop <= start or not _Prefault.works:
+        if stop <= start or not _Prefault.works or _madvise is None:
             return
         address = self.u8.ctypes.data + start
         if _madvise(ctypes.c_void_p(address), ctypes.c_size_t(stop - start),
