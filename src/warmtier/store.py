@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
 import numpy as np
+import numpy.typing as npt
 
 from warmtier.allocator import ExtentAllocator
 from warmtier.compaction import PAGE, Compaction, round_up
@@ -365,20 +366,20 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
             raise InvalidArgumentError(f"batch_size must be a positive int; got {batch_size!r}")
         with self._lock:
             self._ensure_open()
+            slots = np.flatnonzero(self._table.live)
             slot_ids = self._table.ids
-            names = [str(slot_ids[i]) for i in np.flatnonzero(self._table.live).tolist()]
-        return self._scan_batches(names, batch_size)
+            names = [str(slot_ids[i]) for i in slots.tolist()]
+        return self._scan_batches(names, slots, batch_size)
 
-    def _scan_batches(self, names: list[str], batch_size: int) -> Iterator[Record]:
+    def _scan_batches(self, names: list[str], slots: npt.NDArray[np.int64],
+                      batch_size: int) -> Iterator[Record]:
         for start in range(0, len(names), batch_size):
-            batch = names[start : start + batch_size]
             with self._lock:
                 self._ensure_open()
-                index = self._index
-                found = [(name, index[name]) for name in batch if name in index]
+                found, where = self._still_live(names[start : start + batch_size],
+                                                slots[start : start + batch_size])
                 if not found:
                     continue
-                where = np.fromiter((i for _, i in found), dtype=np.int64, count=len(found))
                 embs = self._embeddings[where]
                 embs.flags.writeable = False
                 offs = self._table.offsets[where].tolist()
@@ -386,8 +387,25 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
                 confs = self._table.confidences[where].tolist()
                 arena = self._arena_mv  # memoryview slices: a third of ndarray slicing's cost
                 contents = [arena[o : o + n].tobytes() for o, n in zip(offs, lens, strict=True)]
-            for (name, _), emb, content, conf in zip(found, embs, contents, confs, strict=True):
+            for name, emb, content, conf in zip(found, embs, contents, confs, strict=True):
                 yield _make_record(name, emb, content, conf)
+
+    def _still_live(self, names: list[str], slots: npt.NDArray[np.int64]
+                    ) -> tuple[list[str], npt.NDArray[np.int64]]:
+        """Of ``names`` (live in ``slots`` when the scan began), those live now, with the
+        slots that hold them now. A slot that still holds its name holds its live version
+        (a dead or replaced version's slot holds no name), so the common case costs one
+        list comparison and no dict lookup (after a batch's reads the index is out of
+        cache: two lookups per record took scan from 1.43 to 1.72 us a record at 100K)."""
+        held = self._table.ids
+        at = slots.tolist()
+        if [held[i] for i in at] == names:
+            return names, slots
+        index = self._index
+        moved = [(name, i if held[i] == name else index.get(name))
+                 for name, i in zip(names, at, strict=True)]
+        kept = [(name, i) for name, i in moved if i is not None]
+        return [name for name, _ in kept], np.array([i for _, i in kept], dtype=np.int64)
 
     def search(self, query: Any, k: int = 10) -> list[tuple[str, float]]:
         q = validate_query(query, self._dim)

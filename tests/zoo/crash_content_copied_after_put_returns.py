@@ -9,6 +9,7 @@ content was never written: recovery drops it as torn, and a completed put is los
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -48,10 +49,11 @@ class ContentCopiedAfterPutReturnsStore(WarmTierStore):
         self._drain()
         return super()._read(i, id)
 
-    def _scan_batches(self, names: list[str], batch_size: int) -> Iterator[Record]:
+    def _scan_batches(self, names: list[str], slots: Any, batch_size: int
+                      ) -> Iterator[Record]:
         with self._lock:
             self._drain()
-        return super()._scan_batches(names, batch_size)
+        return super()._scan_batches(names, slots, batch_size)
 
     def _violations(self) -> list[str]:
         self._drain()

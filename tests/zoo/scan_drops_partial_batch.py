@@ -7,6 +7,7 @@ of live records is a multiple of ``batch_size`` the tail is skipped.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from warmtier.records import Record
 from warmtier.store import WarmTierStore
@@ -18,6 +19,7 @@ CAUGHT_BY = ("properties",)
 class DropsPartialBatchStore(WarmTierStore):
     """Reference store whose scan loses the tail batch."""
 
-    def _scan_batches(self, names: list[str], batch_size: int) -> Iterator[Record]:
+    def _scan_batches(self, names: list[str], slots: Any, batch_size: int
+                      ) -> Iterator[Record]:
         whole = len(names) - len(names) % batch_size  # BUG: the partial batch is dropped
-        yield from super()._scan_batches(names[:whole], batch_size)
+        yield from super()._scan_batches(names[:whole], slots[:whole], batch_size)

@@ -13,19 +13,13 @@ CATEGORY = "scan"
 CAUGHT_BY = ("concurrency", "properties")
 
 
-@patch("scan", old="""
-    names = [str(slot_ids[i]) for i in np.flatnonzero(self._table.live).tolist()]
-""", new="""
-    live = np.flatnonzero(self._table.live).tolist()
-    names = [(str(slot_ids[i]), i) for i in live]  # BUG: the slots are remembered too ...
-""")
 @patch("_scan_batches", old="""
-    index = self._index
-    found = [(name, index[name]) for name in batch if name in index]
-    if not found:
-        continue
+    found, where = self._still_live(names[start : start + batch_size],
+                                    slots[start : start + batch_size])
 """, new="""
-    found = batch  # BUG: ... and read without ``if name in index``
+    # BUG: the slots remembered at the start are read without asking whether they still
+    # hold their ids
+    found, where = names[start : start + batch_size], slots[start : start + batch_size]
 """)
 class ScanYieldsRemovedStore(WarmTierStore):
     """Reference store whose scan trusts its starting snapshot of slots."""
