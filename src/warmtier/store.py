@@ -135,7 +135,7 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
     [('a', 1.0)]
 
     Complexity: ``put``/``get``/``remove`` are O(log F) in the free extents; ``search`` is
-    one matrix-vector product over all slots; ``open`` checks every slot's crc32.
+    one matrix-vector product over the embedding rows; ``open`` checks every slot's checksum.
     """
 
     #: After a kill no completed operation is lost and the one in flight is all or
@@ -237,8 +237,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         """The store in ``path``, recovered: torn slots dropped, the newest version of each
         id kept, free space rebuilt from the slots alone.
 
-        ``verify="all"`` (the default) checks every slot's crc32 over the slot and its
-        content, so damage anywhere is a CorruptionError now. ``verify="recent"`` checks
+        ``verify="all"`` (the default) checks every slot's checksum over the slot, its
+        embedding and its content, so damage anywhere is a CorruptionError now. ``verify="recent"`` checks
         only the slots written after the last durability point, the ones a crash can have
         torn, and trusts the older ones (bounds and fields are still checked; ``check()``
         verifies every checksum on demand): about a third of the time at 1M records.
