@@ -26,8 +26,7 @@ _PAGE = os.sysconf("SC_PAGE_SIZE")
 _MADV_POPULATE_WRITE = 23  # Linux 5.14; EINVAL before, and then nothing is mapped ahead
 _libc = ctypes.CDLL(None, use_errno=True)
 _madvise = getattr(_libc, "madvise", None)
-
-
+#: The errors that say the call is not there (rather than that this one call failed).
 _UNSUPPORTED = (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM)
 
 

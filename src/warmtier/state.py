@@ -154,7 +154,7 @@ class StoreState:
             if self._emb_file is not None:
                 row = 4 * self._dim
                 self._emb_file.prefault(lo * row, hi * row)
-        for part in {off // PREFAULT_BYTES, (off + n - 1) // PREFAULT_BYTES} if n else ():
+        for part in range(off // PREFAULT_BYTES, (off + n - 1) // PREFAULT_BYTES + 1):
             if part not in self._ready_arena:
                 self._ready_arena.add(part)
                 self._content_file.prefault(part * PREFAULT_BYTES, (part + 1) * PREFAULT_BYTES)
