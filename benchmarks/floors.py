@@ -202,7 +202,7 @@ def _put_lines(data: Any, n: int, root: Path) -> list[str]:
     return [
         f"- **put** ({n:,} records into a store created at that size, so without growth): "
         f"{us['put']:.2f} us. Writing the same bytes into the same fresh files, nothing "
-        f"else (content, embedding row, fields, id, four XXH3 calls, the publish; the "
+        f"else (content, embedding row, fields, id, the XXH3 calls, the publish; the "
         f"pages mapped ahead as put maps them) takes {us['writes']:.2f} us, and the float64 norm, which is "
         f"also the finiteness check, {us['norm']:.2f} us. The other {rest:.2f} us are "
         "Python calls: validation, the slot and extent allocation, the index and slot "
