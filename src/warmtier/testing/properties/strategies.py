@@ -515,8 +515,12 @@ def create_options(supported: Sequence[str]) -> st.SearchStrategy[dict[str, Any]
 
 # -- replacements -----------------------------------------------------------------------
 
-#: How a replacement's size relates to the old one (see :func:`resized`).
-RESIZES = st.sampled_from(["same", "+1", "-1", "+7", "x2", "/2", "+4096", "to 0", "to 70000"])
+#: How a replacement's size relates to the old one (see :func:`resized`). "same" is drawn
+#: a third of the time: a store that rewrites a value of unchanged size in place (or keeps
+#: its old offset) breaks only there, and with the batch rules in the swarm a 1-in-9
+#: draw came up once in a whole `nox -s properties` run.
+RESIZES = st.sampled_from(["same", "same", "same", "+1", "-1", "+7", "x2", "/2", "+4096",
+                           "to 0", "to 70000"])
 
 
 def resized(old: int, how: str) -> int:
