@@ -14,7 +14,8 @@ from warmtier.store import WarmTierStore
 from warmtier.validation import validate_k, validate_query
 
 CATEGORY = "search"
-CAUGHT_BY = ("properties",)
+CAUGHT_BY = ("regressions", "properties")
+QUICK = ("tests/regressions/test_search_float32_extremes.py",)
 
 
 class Float32NormsStore(WarmTierStore):
