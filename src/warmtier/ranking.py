@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from warmtier.slots import SAFE_NORM
 from warmtier.state import StoreState
 
 __all__ = ["Ranking"]
@@ -16,10 +15,12 @@ __all__ = ["Ranking"]
 _F32 = npt.NDArray[np.float32]
 _F64 = npt.NDArray[np.float64]
 _I64 = npt.NDArray[np.int64]
-#: How far a float32 score ``raw * float32(1 / norm)`` can be from the float64 score
-#: ``raw / norm`` of the same raw product: two roundings, 2**-23 relative, on a score of
-#: magnitude about 1; eight times that, for margin.
-_EPS = 1e-6
+def _margin(dim: int) -> float:
+    """How far a float32 score ``raw * float32(1 / norm)`` can be from the exact score
+    (the float64 product over the norm): a float32 sum of ``dim`` products errs by at
+    most ``dim * 2**-24`` of ``|e| |q|``, which is the norm (``q`` is a unit vector),
+    and the weight and the product add two roundings; twice that, for margin."""
+    return 2 * (dim + 2) * 2.0**-24
 #: Slots per block when bounding the k-th best score from below by block maxima.
 _BLOCK = 64
 #: Slots per matrix product of a batch of queries.
@@ -31,7 +32,7 @@ class Ranking(StoreState):
 
     A slot's exact score is ``raw / norm`` in float64, clipped to [-1, 1]. Ranking every
     slot exactly costs a float64 pass per query; instead each query's candidates are the
-    slots whose float32 score is within ``2 * _EPS`` of a lower bound on its k-th best
+    slots whose float32 score is within twice :func:`_margin` of a lower bound on its k-th best
     score, which keeps every slot of the exact top ``k`` and every slot tied with it.
     Zero and extreme norms, which float32 cannot score, are always candidates.
     """
@@ -41,7 +42,7 @@ class Ranking(StoreState):
         raws, approx, safe = self._products(units)
         live = self._table.live[: len(raws)]
         forced = np.flatnonzero(live & ~safe)
-        floors = (_floors(approx, k) - 2 * _EPS).astype(np.float32)
+        floors = (_floors(approx, k) - 2 * _margin(self._dim)).astype(np.float32)
         near = np.flatnonzero(~(approx < floors))  # NaN is kept, and scored exactly
         rows, cols = np.divmod(near, len(units))
         keep = live[rows]
@@ -53,7 +54,7 @@ class Ranking(StoreState):
             cand = rows[order[lo:hi]]
             if len(forced):
                 cand = np.union1d(cand, forced)
-            out.append(self._top_k(cand, self._scores(units[q], raws[:, q], cand), k))
+            out.append(self._top_k(cand, self._scores(units[q], cand), k))
         return out
 
     def _products(self, units: _F64) -> tuple[_F32, _F32, npt.NDArray[np.bool_]]:
@@ -79,19 +80,16 @@ class Ranking(StoreState):
         approx[np.flatnonzero(~safe)] = -np.inf
         return raws, approx, safe
 
-    def _scores(self, unit: _F64, raw: _F32, rows: _I64) -> _F64:
+    def _scores(self, unit: _F64, rows: _I64) -> _F64:
         """The cosine similarity to ``unit`` (a unit vector), in [-1, 1], of the slots
-        ``rows``, from their float32 products ``raw``: exact float64 products for
-        extreme norms, 0.0 for a zero embedding."""
+        ``rows``: their embeddings' float64 products, row by row, over their norms; 0.0 for
+        a zero embedding. A row's score depends on its values alone, so identical
+        embeddings tie exactly (one BLAS product over every slot does not promise that:
+        blocks, tails and threads round differently)."""
         norms = self._table.norms[rows]
         with np.errstate(all="ignore"):
-            scores: _F64 = raw[rows].astype(np.float64) / norms
-        extreme = (norms != 0.0) & (
-            (norms < SAFE_NORM[0]) | (norms > SAFE_NORM[1]) | ~np.isfinite(scores)
-        )
-        if extreme.any():
-            exact = self._embeddings[rows[extreme]].astype(np.float64) @ unit
-            scores[extreme] = exact / norms[extreme]
+            dots = (self._embeddings[rows].astype(np.float64) * unit).sum(axis=1)
+            scores: _F64 = dots / norms
         scores[norms == 0.0] = 0.0
         np.clip(scores, -1.0, 1.0, out=scores)
         return scores

@@ -31,10 +31,8 @@ def _embeddings(rng: np.random.Generator, n: int, bases: int, jitter: float) -> 
 
 def _exact(store: WarmTierStore, units: Any, k: int) -> list[list[tuple[str, float]]]:
     """Every live slot scored exactly, then ranked: what the cut must agree with."""
-    raws = store._products(units)[0]
-    live = np.flatnonzero(store._table.live[: len(raws)])
-    return [store._top_k(live, store._scores(u, raws[:, q], live), k)
-            for q, u in enumerate(units)]
+    live = np.flatnonzero(store._table.live)
+    return [store._top_k(live, store._scores(u, live), k) for u in units]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
