@@ -1,6 +1,7 @@
 """Search's ranking: the top ``k`` live slots by cosine score, from raw float32 products.
 
-Candidates are picked in float32 (one pass), then scored exactly in float64 like before.
+Candidates are picked in float32 (one pass), then scored exactly in float64 from their own
+rows.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ _CHUNK = 4096
 class Ranking(StoreState):
     """Turns raw products into ranked (id, score) lists, ties by id ascending.
 
-    A slot's exact score is ``raw / norm`` in float64, clipped to [-1, 1]. Ranking every
-    slot exactly costs a float64 pass per query; instead each query's candidates are the
-    slots whose float32 score is within twice :func:`_margin` of a lower bound on its k-th best
-    score, which keeps every slot of the exact top ``k`` and every slot tied with it.
-    Zero and extreme norms, which float32 cannot score, are always candidates.
+    A slot's exact score is its embedding's float64 product with the query, row by row,
+    over its norm, clipped to [-1, 1]. Ranking every slot exactly costs a float64 pass per
+    query; instead each query's candidates are the slots whose float32 score is within
+    twice :func:`_margin` of a lower bound on its k-th best score, which keeps every slot
+    of the exact top ``k`` and every slot tied with it. Zero and extreme norms, which
+    float32 cannot score, are always candidates.
     """
 
     def _rank(self, units: _F64, k: int) -> list[list[tuple[str, float]]]:
