@@ -106,6 +106,20 @@ class SlotTable:
         self.weights[slot] = score_weight(norm)
         self.confidences[slot] = confidence
 
+    def fill_many(self, slots: npt.NDArray[np.int64], ids: Sequence[str],
+                  offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
+                  norms: npt.NDArray[np.float64], confidences: npt.NDArray[np.float64]) -> None:
+        """:meth:`fill` for each of ``slots`` (distinct) with the matching fields."""
+        held = self.ids
+        for slot, id in zip(slots.tolist(), ids, strict=True):
+            held[slot] = id
+        self.live[slots] = True
+        self.offsets[slots] = offsets
+        self.lengths[slots] = lengths
+        self.norms[slots] = norms
+        self.weights[slots] = score_weights(norms)
+        self.confidences[slots] = confidences
+
     def clear(self, slot: int) -> None:
         """``slot`` holds no live record (its norm and confidence are left as they were)."""
         self.live[slot] = False

@@ -147,13 +147,21 @@ class StoreState:
         has not mapped yet: far cheaper than a page fault per page."""
         chunk = slot // self._rows_per_chunk
         if chunk not in self._ready_slots:
-            self._ready_slots.add(chunk)
-            lo, hi = chunk * self._rows_per_chunk, (chunk + 1) * self._rows_per_chunk
-            size = self._slot_size
-            self._slots_file.prefault(HEADER_SIZE + lo * size, HEADER_SIZE + hi * size)
-            if self._emb_file is not None:
-                row = 4 * self._dim
-                self._emb_file.prefault(lo * row, hi * row)
+            self._prefault_rows(chunk)
+        self._prefault_arena(off, n)
+
+    def _prefault_rows(self, chunk: int) -> None:
+        """Map ahead the slots of ``chunk`` (``_rows_per_chunk`` slots) and their rows."""
+        self._ready_slots.add(chunk)
+        lo, hi = chunk * self._rows_per_chunk, (chunk + 1) * self._rows_per_chunk
+        size = self._slot_size
+        self._slots_file.prefault(HEADER_SIZE + lo * size, HEADER_SIZE + hi * size)
+        if self._emb_file is not None:
+            row = 4 * self._dim
+            self._emb_file.prefault(lo * row, hi * row)
+
+    def _prefault_arena(self, off: int, n: int) -> None:
+        """Map ahead the parts of the arena that ``[off, off + n)`` touches."""
         for part in range(off // PREFAULT_BYTES, (off + n - 1) // PREFAULT_BYTES + 1):
             if part not in self._ready_arena:
                 self._ready_arena.add(part)

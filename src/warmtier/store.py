@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from warmtier.allocator import ExtentAllocator
+from warmtier.batch_puts import Batch, BatchPuts
 from warmtier.compaction import PAGE, Compaction, round_up
 from warmtier.errors import (
     CapacityError,
@@ -89,6 +90,14 @@ def _make_record(id: str, embedding: Embedding, content: bytes, confidence: floa
     return rec
 
 
+def _float32_embedding(embedding: Any, dim: int) -> Embedding:
+    """``embedding`` itself when it is a float32 ndarray of shape ``(dim,)``, else
+    :func:`validate_embedding`'s float32 copy of it."""
+    if type(embedding) is np.ndarray and embedding.dtype is _F32 and embedding.shape == (dim,):
+        return embedding
+    return validate_embedding(embedding, dim)
+
+
 def _own_embedding(embedding: Any, dim: int) -> Embedding:
     """A private float32 copy of ``embedding``; finiteness is checked by :meth:`_norm`.
 
@@ -122,7 +131,7 @@ class _OpenPaths:
     paths: ClassVar[set[str]] = set()
 
 
-class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
+class WarmTierStore(Recovery, Compaction, Ranking, BatchPuts, Invariants):
     """A persistent, thread-safe store of (id, embedding, content, confidence) records.
 
     >>> import tempfile, numpy as np
@@ -562,23 +571,18 @@ class WarmTierStore(Recovery, Compaction, Ranking, Invariants):
         and the failing record not. A later duplicate id wins, as in a loop of ``put``.
         """
         rows = [self._checked_row(j, r) for j, r in enumerate(records)]
+        batch = Batch.of(rows, self._dim)
         with self._lock:
-            norms = []
-            for j, row in enumerate(rows):
-                try:
-                    norms.append(self._norm(row[2]))
-                except InvalidArgumentError as exc:
-                    raise InvalidArgumentError(f"records[{j}]: {exc}") from None
             self._ensure_open()
             self._reserve_slots(len(rows))
-            for (id, raw_id, emb, data, conf), norm in zip(rows, norms, strict=True):
-                self._put_locked(id, raw_id, emb, data, conf, norm)
+            self._put_batch(batch)
 
     def _checked_row(self, j: int, record: Any) -> tuple[str, bytes, Embedding, bytes, float]:
-        """One validated record of :meth:`put_many` (the norm is checked under the lock)."""
+        """One validated record of :meth:`put_many`, its embedding float32 of shape
+        ``(dim,)`` but not yet copied (:meth:`Batch.of` stacks them: the store's copy)."""
         try:
             id, embedding, content, confidence = record_fields(record)
-            return (id, validate_id(id), _own_embedding(embedding, self._dim),
+            return (id, validate_id(id), _float32_embedding(embedding, self._dim),
                     _content_bytes(content, self._max_content), _confidence32(confidence))
         except InvalidArgumentError as exc:
             raise InvalidArgumentError(f"records[{j}]: {exc}") from None

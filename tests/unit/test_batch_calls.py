@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from warmtier import InvalidArgumentError, Record, WarmTierStore, failpoints
+from warmtier import CapacityError, InvalidArgumentError, Record, WarmTierStore, failpoints
 from warmtier.testing.subject import BATCH_CALLS, Subject
 
 DIM = 8
@@ -65,6 +65,58 @@ def test_put_many_equals_a_loop_of_put(make: Factory) -> None:
     _check(batch)
 
 
+def test_an_embedding_scores_the_same_whether_put_alone_or_in_a_batch(make: Factory) -> None:
+    """Equal embeddings must tie exactly (ties go by id), so a score may not depend on the
+    call that stored the record: a store that takes a batch's norms another way (a
+    pairwise sum, float32) scores a batch's copy a bit apart from a put's."""
+    rng = np.random.default_rng(5)
+    store = make()
+    embeddings = [(rng.standard_normal(DIM) * 10.0 ** rng.uniform(-4, 4, DIM)).astype(np.float32)
+                  for _ in range(64)]
+    for j, emb in enumerate(embeddings):
+        store.put(f"a{j:02d}", emb, b"")
+    store.put_many([(f"b{j:02d}", emb, b"") for j, emb in enumerate(embeddings)])
+    for emb in embeddings[:16]:
+        scores = dict(store.search(emb, k=128))
+        apart = [(j, scores[f"a{j:02d}"], scores[f"b{j:02d}"]) for j in range(64)
+                 if scores[f"a{j:02d}"] != scores[f"b{j:02d}"]]
+        assert not apart, ("the same embedding put alone (a) and in a batch (b) scored "
+                           f"apart: (j, a, b) = {apart[:3]}")
+
+
+@pytest.mark.reference_only
+@pytest.mark.parametrize("limits", [
+    {"max_slots": 40},  # 22 free slots for 30 records: record by record, then full
+    {"max_content_bytes": 4096},  # no extent holds the batch's 2,400 bytes: record by
+    # record, the 90-byte holes and the 856-byte tail take 28 of the 30
+])
+def test_put_many_at_the_store_limits_does_what_a_loop_of_put_does(
+        tmp_path: Path, limits: dict[str, int]) -> None:
+    rng = np.random.default_rng(3)
+    first = [(f"f{i}", rng.standard_normal(DIM).astype(np.float32), bytes(90)) for i in range(36)]
+    later = [(f"n{i}", rng.standard_normal(DIM).astype(np.float32), bytes(80)) for i in range(30)]
+    outcomes = []
+    for name, how in (("batch", "put_many"), ("loop", "put")):
+        store = WarmTierStore.create(tmp_path / name, dim=DIM, initial_capacity=8,
+                                     initial_content_bytes=4096, **limits)
+        store.put_many(first)
+        store.remove_many([row[0] for row in first[::2]])
+        store.flush()  # the removed slots and extents are free: holes of 90 bytes
+        try:
+            if how == "put_many":
+                store.put_many(later)
+            else:
+                for row in later:
+                    store.put(*row)
+            error = None
+        except CapacityError as exc:
+            error = type(exc)
+        store.check()
+        outcomes.append((error, _state(store)))
+        store.close()
+    assert outcomes[0] == outcomes[1], f"put_many under {limits} differs from a loop of put"
+
+
 @pytest.mark.reference_only
 def test_a_put_many_survives_reopen(tmp_path: Path) -> None:
     rows = _rows(50)
@@ -95,17 +147,23 @@ def test_put_many_with_an_invalid_record_changes_nothing(make: Factory) -> None:
 
 
 @pytest.mark.reference_only
-def test_put_many_interrupted_leaves_a_prefix_applied(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("point", "applied"), [
+    ("put.after_alloc", 0), ("put.after_content", 0),  # a phase over every record: none
+    ("put.before_publish", 5), ("put.after_publish", 6),  # the publishes go in order
+])
+def test_put_many_interrupted_leaves_a_prefix_applied(tmp_path: Path, point: str,
+                                                      applied: int) -> None:
     rows = _rows(12)
     with WarmTierStore.create(tmp_path / "s", dim=DIM) as s:
-        with failpoints.armed("put.after_content", failpoints.Raise(), skip=5, times=1), \
+        with failpoints.armed(point, failpoints.Raise(), skip=5, times=1), \
                 pytest.raises(failpoints.InjectedFault):
             s.put_many(rows)
         s.check()
         with WarmTierStore.create(tmp_path / "prefix", dim=DIM) as expected:
-            for row in rows[:5]:
+            for row in rows[:applied]:
                 _put_one(expected, row)
-            assert _state(s) == _state(expected)
+            assert _state(s) == _state(expected), f"a fault at the 6th {point} should leave " \
+                f"the first {applied} records"
         s.put_many(rows)  # and the store still works
         s.check()
 

@@ -13,22 +13,12 @@ CAUGHT_BY = ("unit", "properties")
 QUICK = ("tests/unit/test_bad_input.py", "-k", "put_many")
 
 
-@patch("put_many", old="""
-    norms = []
-    for j, row in enumerate(rows):
-        try:
-            norms.append(self._norm(row[2]))
-        except InvalidArgumentError as exc:
-            raise InvalidArgumentError(f"records[{j}]: {exc}") from None
-    self._ensure_open()
-    self._reserve_slots(len(rows))
-    for (id, raw_id, emb, data, conf), norm in zip(rows, norms, strict=True):
-        self._put_locked(id, raw_id, emb, data, conf, norm)
-""", new="""
-    self._ensure_open()
-    self._reserve_slots(len(rows))
-    for id, raw_id, emb, data, conf in rows:  # BUG: the norm (and its NaN check) comes late
-        self._put_locked(id, raw_id, emb, data, conf, self._norm(emb))
+@patch("put_many", old="batch = Batch.of(rows, self._dim)", new="""
+    with self._lock:  # BUG: each record is checked only when it is reached, after the
+        for j in range(len(rows)):  # records before it are written
+            self._ensure_open()
+            self._put_batch(Batch.of(rows[j : j + 1], self._dim))
+    batch = Batch.of([], self._dim)
 """)
 class ChecksFinitenessLateStore(WarmTierStore):
     """Reference store whose put_many writes a prefix of a batch it then refuses."""

@@ -16,14 +16,16 @@ CAUGHT_BY = ("concurrency",)
 
 
 @patch("put_many", old="""
-    for (id, raw_id, emb, data, conf), norm in zip(rows, norms, strict=True):
-        self._put_locked(id, raw_id, emb, data, conf, norm)
+    with self._lock:
+        self._ensure_open()
+        self._reserve_slots(len(rows))
+        self._put_batch(batch)
 """, new="""
-    for (id, raw_id, emb, data, conf), norm in zip(rows, norms, strict=True):
-        self._put_locked(id, raw_id, emb, data, conf, norm)
-        self._lock.release()  # BUG: other threads run between two records of the batch
+    for j in range(len(rows)):  # BUG: the lock is taken per record, not for the batch
+        with self._lock:
+            self._ensure_open()
+            self._put_batch(Batch.of(rows[j : j + 1], self._dim))
         time.sleep(0)
-        self._lock.acquire()
 """, time=time)
 class UnlockedBatchStore(WarmTierStore):
     """Reference store whose put_many is not one atomic operation."""
