@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from warmtier.format import FORMAT_VERSION, ID_FIELD, ID_OFFSET, unpublished_slot_checksum
-from warmtier.store import _CRC, _EXTENT, _FIXED, WarmTierStore, _make_record
+from benchmarks.write_floors import write_floor_lines
+from warmtier.store import _EXTENT, WarmTierStore, _make_record
 
 REPS = 7
 CHUNK = 4096
-#: Records in the put floor's stores (each repetition writes two fresh ones).
+#: Records in the put floors' stores (each repetition writes fresh ones).
 PUT_RECORDS = 50_000
 
 
@@ -45,9 +45,11 @@ def reference_store_under_test() -> bool:
     return _store_class() is WarmTierStore
 
 
-def floor_lines(data: Any, n: int, tmp: Path | None = None) -> list[str]:
+def floor_lines(data: Any, n: int, tmp: Path | None = None,
+                peers: dict[str, Any] | None = None) -> list[str]:
     """The floors, as Markdown bullets, on a fresh reference store of ``n`` records of
-    ``data`` (a ``benchmarks.tight.Data``)."""
+    ``data`` (a ``benchmarks.tight.Data``); ``peers`` is the run's summary, for the
+    figures a floor is set against."""
     root = Path(tempfile.mkdtemp(prefix="warmtier-floors-", dir=tmp))
     try:
         store = WarmTierStore.create(root / "s", dim=data.dim)
@@ -61,7 +63,7 @@ def floor_lines(data: Any, n: int, tmp: Path | None = None) -> list[str]:
                      *_scan_lines(store), *_open_lines(store, root / "s")]
         finally:
             store.close()
-        return [*_put_lines(data, min(n, PUT_RECORDS), root), *lines]
+        return [*write_floor_lines(data, min(n, PUT_RECORDS), root, peers), *lines]
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -174,74 +176,6 @@ def _scan_lines(store: WarmTierStore) -> list[str]:
         f"{us['shortest']:.2f} us, of which building the Record alone {us['record']:.2f} "
         "us; LMDB's cursor yields bytes from C, and its harness builds no Record.",
     ]
-
-
-def _put_lines(data: Any, n: int, root: Path) -> list[str]:
-    """Per put, on a store created at its final size (growth left out): the whole put,
-    the same bytes written to the same kind of fresh files with nothing else, and the
-    norm. Only the loops are timed (not create, nor the sync of close)."""
-    ids, embs, contents = data.chunk(0, n)
-    arena = sum(len(c) for c in contents) + 4096
-    loops: dict[str, Callable[[WarmTierStore], None]] = {
-        "put": lambda store: _puts(store, ids, embs, contents),
-        "writes": lambda store: _bare_writes(store, ids, embs, contents),
-        "norm": lambda store: _norms(store, embs),
-    }
-    times: dict[str, list[float]] = {name: [] for name in loops}
-    for rep in range(3):
-        for name, loop in loops.items():
-            path = root / f"put-{name}-{rep}"
-            with WarmTierStore.create(path, dim=data.dim, initial_capacity=n,
-                                      initial_content_bytes=arena) as store:
-                t0 = time.perf_counter()
-                loop(store)
-                times[name].append(time.perf_counter() - t0)
-            shutil.rmtree(path, ignore_errors=True)
-    us = {name: float(np.median(ts)) / n * 1e6 for name, ts in times.items()}
-    rest = us["put"] - us["writes"] - us["norm"]
-    return [
-        f"- **put** ({n:,} records into a store created at that size, so without growth): "
-        f"{us['put']:.2f} us. Writing the same bytes into the same fresh files, nothing "
-        f"else (content, embedding row, fields, id, the XXH3 calls, the publish; the "
-        f"pages mapped ahead as put maps them) takes {us['writes']:.2f} us, and the float64 norm, which is "
-        f"also the finiteness check, {us['norm']:.2f} us. The other {rest:.2f} us are "
-        "Python calls: validation, the slot and extent allocation, the index and slot "
-        "table, the lock and four failpoints.",
-    ]
-
-
-def _puts(store: WarmTierStore, ids: list[str], embs: Any, contents: list[bytes]) -> None:
-    put = store.put
-    for record in zip(ids, embs, contents, strict=True):
-        put(*record)
-
-
-def _norms(store: WarmTierStore, embs: Any) -> None:
-    with store._lock:
-        for emb in embs:
-            store._norm(emb)
-
-
-def _bare_writes(store: WarmTierStore, ids: list[str], embs: Any,
-                 contents: list[bytes]) -> None:
-    """What a put must write, record ``j`` into slot ``j``, through the store's views (and
-    unpublished again at the end, so the store closes empty)."""
-    mv, rows, arena, seqs = store._slots_mv, store._emb_mv, store._arena_mv, store._seqs
-    size, row = store._slot_size, 4 * store.dim
-    off = 0
-    for j, (id, emb, content) in enumerate(zip(ids, embs, contents, strict=True)):
-        raw, n, start, e = id.encode(), len(content), j * size, j * row
-        store._prefault(j, off, n)
-        arena[off : off + n] = content
-        rows[e : e + row] = emb.data.cast("B")
-        _FIXED.pack_into(mv, start, 0, len(raw), 0, 0, off, n, 1.0, 1.0)
-        mv[start + ID_OFFSET : start + ID_OFFSET + ID_FIELD] = raw.ljust(ID_FIELD, b"\0")
-        crc = unpublished_slot_checksum(mv[start : start + size], j + 1, content,
-                                        FORMAT_VERSION, rows[e : e + row])
-        _CRC.pack_into(mv, start, crc)
-        seqs[j] = j + 1
-        off += n
-    seqs[:] = 0
 
 
 def _open_lines(store: WarmTierStore, path: Path) -> list[str]:

@@ -38,6 +38,8 @@ from warmtier.perf.workload import TEXT_MIX, Workload
 
 DIM = 768
 CHUNK = 1000
+#: Times each query runs in the steady search (5 queries: 20 searches per peer a rep).
+SEARCH_ROUNDS = 4
 HARNESS = "harness (empty loop)"
 SCALES = {"10k": 10_000, "20k": 20_000, "100k": 100_000, "1m": 1_000_000}
 SINGLE = ("put", "get", "remove")
@@ -156,7 +158,7 @@ def run_round(classes: list[type[TightPeer]], data: Data, root: Path, rep: int,
 
 
 def _whole_store(readers: list[TightPeer], data: Data, tally: Tally, rep: int) -> None:
-    """scan, steady search (median of the queries), open, first search after open."""
+    """scan, steady search (each query in turns, medians), open, first search after open."""
     order = readers[rep % len(readers):] + readers[: rep % len(readers)]
     log(f"  rep {rep + 1}: scan, search, open")
     for p in order:
@@ -164,15 +166,8 @@ def _whole_store(readers: list[TightPeer], data: Data, tally: Tally, rep: int) -
         c0, t0 = time.thread_time(), time.perf_counter_ns()
         n = p.scan()
         tally.add(p.name, "scan", None, time.thread_time() - c0, time.perf_counter_ns() - t0, n)
+    _steady_search(order, data, tally)
     for p in order:
-        p.search(data.queries[0], 10)  # warm
-        times, cpus = [], []
-        for q in data.queries:
-            c0, t0 = time.thread_time(), time.perf_counter_ns()
-            p.search(q, 10)
-            times.append(time.perf_counter_ns() - t0)
-            cpus.append(time.thread_time() - c0)
-        tally.add(p.name, "search", None, float(np.median(cpus)), int(np.median(times)), 1)
         many = getattr(getattr(p, "store", None), "search_many", None)
         if many is not None:
             queries = np.stack([data.queries[j % len(data.queries)] for j in range(32)])
@@ -190,6 +185,27 @@ def _whole_store(readers: list[TightPeer], data: Data, tally: Tally, rep: int) -
         p.search(data.queries[1], 10)
         tally.add(p.name, "search_first", None, time.thread_time() - c0,
                   time.perf_counter_ns() - t0, 1)
+
+
+def _steady_search(order: list[TightPeer], data: Data, tally: Tally) -> None:
+    """Each query :data:`SEARCH_ROUNDS` times, the peers taking turns query by query (the
+    first peer rotating), so a noisy second falls on every peer alike; the medians."""
+    for p in order:
+        p.search(data.queries[0], 10)  # warm
+    times: dict[str, list[int]] = {p.name: [] for p in order}
+    cpus: dict[str, list[float]] = {p.name: [] for p in order}
+    turn = 0
+    for _ in range(SEARCH_ROUNDS):
+        for q in data.queries:
+            turn += 1
+            for p in order[turn % len(order):] + order[: turn % len(order)]:
+                c0, t0 = time.thread_time(), time.perf_counter_ns()
+                p.search(q, 10)
+                times[p.name].append(time.perf_counter_ns() - t0)
+                cpus[p.name].append(time.thread_time() - c0)
+    for p in order:
+        tally.add(p.name, "search", None, float(np.median(cpus[p.name])),
+                  int(np.median(times[p.name])), 1)
 
 
 def summarize(tallies: list[Tally]) -> dict[str, Any]:
@@ -416,7 +432,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_floors and reference_store_under_test():
         log("measuring the floors of the reference store's paths")
         md += ("\n## What the reference store is up against (measured in this run)\n\n"
-               + "\n".join(floor_lines(data, n, args.tmp)) + "\n")
+               + "\n".join(floor_lines(data, n, args.tmp, summarize(tallies))) + "\n")
     if not args.no_profile:
         log("profiling the warmtier paths")
         md += "\n## Where warmtier's time goes (pyinstrument)\n\n" + profile_paths(

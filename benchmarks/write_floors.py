@@ -1,0 +1,200 @@
+"""What the reference store's writes are up against, measured in the same run: the bytes a
+put or a put_many must write, written into the same kind of fresh files with nothing
+else, and the per-record work beside it (validation, norms, checksums).
+
+Each store is created at its final size, so growth is left out; only the loops are
+timed (not create, nor the sync of close), medians of three repetitions.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from warmtier.batch_puts import Batch, _Place
+from warmtier.format import (
+    FORMAT_VERSION,
+    ID_FIELD,
+    ID_OFFSET,
+    checksums,
+    unpublished_slot_checksum,
+)
+from warmtier.store import _CRC, _FIXED, WarmTierStore
+
+#: Records per put_many, as the bench's batches.
+BATCH = 1000
+#: The run's peer whose batch put_many is set against.
+BATCH_PEER = "lmdb one txn/batch"
+
+
+def write_floor_lines(data: Any, n: int, root: Path, peers: dict[str, Any] | None) -> list[str]:
+    """The put and put_many floors as Markdown bullets, on ``n`` records of ``data``."""
+    return [*_put_lines(data, n, root), *_put_many_lines(data, n, root, peers or {})]
+
+
+def _timed_loops(loops: dict[str, Callable[[WarmTierStore], None]], root: Path, dim: int,
+                 n: int, arena: int) -> dict[str, float]:
+    """Median us per record of each loop, each repetition on a fresh store of ``n`` slots
+    and ``arena`` content bytes, the loops interleaved."""
+    times: dict[str, list[float]] = {name: [] for name in loops}
+    for rep in range(3):
+        for name, loop in loops.items():
+            path = root / f"floor-{name}-{rep}"
+            with WarmTierStore.create(path, dim=dim, initial_capacity=n,
+                                      initial_content_bytes=arena) as store:
+                t0 = time.perf_counter()
+                loop(store)
+                times[name].append(time.perf_counter() - t0)
+            shutil.rmtree(path, ignore_errors=True)
+    return {name: float(np.median(ts)) / n * 1e6 for name, ts in times.items()}
+
+
+def _put_lines(data: Any, n: int, root: Path) -> list[str]:
+    """Per put, on a store created at its final size (growth left out): the whole put,
+    the same bytes written to the same kind of fresh files with nothing else, and the
+    norm. Only the loops are timed (not create, nor the sync of close)."""
+    ids, embs, contents = data.chunk(0, n)
+    arena = sum(len(c) for c in contents) + 4096
+    loops: dict[str, Callable[[WarmTierStore], None]] = {
+        "put": lambda store: _puts(store, ids, embs, contents),
+        "writes": lambda store: _bare_writes(store, ids, embs, contents),
+        "norm": lambda store: _norms(store, embs),
+    }
+    us = _timed_loops(loops, root, data.dim, n, arena)
+    rest = us["put"] - us["writes"] - us["norm"]
+    return [
+        f"- **put** ({n:,} records into a store created at that size, so without growth): "
+        f"{us['put']:.2f} us. Writing the same bytes into the same fresh files, nothing "
+        f"else (content, embedding row, fields, id, the XXH3 calls, the publish; the "
+        f"pages mapped ahead as put maps them) takes {us['writes']:.2f} us, and the float64 norm, which is "
+        f"also the finiteness check, {us['norm']:.2f} us. The other {rest:.2f} us are "
+        "Python calls: validation, the slot and extent allocation, the index and slot "
+        "table, the lock and four failpoints.",
+    ]
+
+
+def _puts(store: WarmTierStore, ids: list[str], embs: Any, contents: list[bytes]) -> None:
+    put = store.put
+    for record in zip(ids, embs, contents, strict=True):
+        put(*record)
+
+
+def _norms(store: WarmTierStore, embs: Any) -> None:
+    with store._lock:
+        for emb in embs:
+            store._norm(emb)
+
+
+def _bare_writes(store: WarmTierStore, ids: list[str], embs: Any,
+                 contents: list[bytes]) -> None:
+    """What a put must write, record ``j`` into slot ``j``, through the store's views (and
+    unpublished again at the end, so the store closes empty)."""
+    mv, rows, arena, seqs = store._slots_mv, store._emb_mv, store._arena_mv, store._seqs
+    size, row = store._slot_size, 4 * store.dim
+    off = 0
+    for j, (id, emb, content) in enumerate(zip(ids, embs, contents, strict=True)):
+        raw, n, start, e = id.encode(), len(content), j * size, j * row
+        store._prefault(j, off, n)
+        arena[off : off + n] = content
+        rows[e : e + row] = emb.data.cast("B")
+        _FIXED.pack_into(mv, start, 0, len(raw), 0, 0, off, n, 1.0, 1.0)
+        mv[start + ID_OFFSET : start + ID_OFFSET + ID_FIELD] = raw.ljust(ID_FIELD, b"\0")
+        crc = unpublished_slot_checksum(mv[start : start + size], j + 1, content,
+                                        FORMAT_VERSION, rows[e : e + row])
+        _CRC.pack_into(mv, start, crc)
+        seqs[j] = j + 1
+        off += n
+    seqs[:] = 0
+
+
+def _put_many_lines(data: Any, n: int, root: Path, peers: dict[str, Any]) -> list[str]:
+    """Per record of a put_many of :data:`BATCH`: the whole call; the same bytes written in
+    bulk into the same fresh files, nothing else; and the per-record work the call
+    cannot leave out, each alone on inputs made beforehand: validating the records, the
+    store's copy of the embeddings with their norms, the checksums. Set against the
+    run's LMDB."""
+    batches = [data.chunk(lo, min(n, lo + BATCH)) for lo in range(0, n, BATCH)]
+    arena = sum(len(c) for _, _, cs in batches for c in cs) + 4096
+    with WarmTierStore.create(root / "floor-inputs", dim=data.dim) as scratch:
+        rows = [_rows_of(scratch, *batch) for batch in batches]
+        sums = [_checksum_inputs(scratch, *batch) for batch in batches]
+    loops: dict[str, Callable[[WarmTierStore], None]] = {
+        "put_many": lambda store: _put_manys(store, batches),
+        "writes": lambda store: _bulk_writes(store, batches),
+        "checked": lambda store: _each(lambda b: _rows_of(store, *b), batches),
+        "copies": lambda store: _each(lambda r: Batch.of(r, store.dim), rows),
+        "checksums": lambda store: _each(lambda args: checksums(*args), sums),
+    }
+    us = _timed_loops(loops, root, data.dim, n, arena)
+    peer = peers.get(BATCH_PEER, {}).get("put", {}).get("ns_per_op")
+    against = (f", {us['writes'] * 1e3 / peer:.2f}x the whole of LMDB's one write "
+               f"transaction per batch in this run ({peer / 1e3:.2f} us a record)"
+               if peer else "")
+    return [
+        f"- **put_many** (batches of {BATCH:,}, {n:,} records into a store created at that "
+        f"size): {us['put_many']:.2f} us a record. Writing the same bytes in bulk into the "
+        f"same fresh files, nothing else (one copy each of the contents, the rows and the "
+        f"slot fields, then the publishes; the pages mapped ahead as put_many maps them), "
+        f"takes {us['writes']:.2f} us{against}. The rest is Python work per record. Each "
+        f"part alone, on inputs made beforehand: validating the records "
+        f"{us['checked']:.2f} us; the store's copy of the embeddings with their float64 "
+        f"norms, which are the finiteness check (Batch.of), {us['copies']:.2f} us; the three "
+        f"XXH3 calls of each checksum {us['checksums']:.2f} us. (Alone, each reads memory "
+        "the call would find in cache, so the parts add up to more than the call.)",
+    ]
+
+
+def _each(step: Callable[[Any], Any], inputs: list[Any]) -> None:
+    """``step`` on each input, nothing kept (a kept result would make the next one's
+    memory fresh pages)."""
+    for x in inputs:
+        step(x)
+
+
+def _put_manys(store: WarmTierStore, batches: list[Any]) -> None:
+    for ids, embs, contents in batches:
+        store.put_many(zip(ids, embs, contents, strict=True))
+
+
+def _rows_of(store: WarmTierStore, ids: list[str], embs: Any, contents: list[bytes]) -> Any:
+    return [store._checked_row(j, r) for j, r in enumerate(zip(ids, embs, contents,
+                                                              strict=True))]
+
+
+def _checksum_inputs(store: WarmTierStore, ids: list[str], embs: Any,
+                     contents: list[bytes]) -> tuple[Any, ...]:
+    """:func:`checksums`'s arguments for one batch (slot fields left zero)."""
+    lengths = [len(c) for c in contents]
+    starts = np.cumsum([0, *lengths[:-1]]).tolist()
+    return (np.zeros(len(ids), store._dtype).view(np.uint8).data,
+            np.ascontiguousarray(embs).reshape(-1).view(np.uint8).data,
+            memoryview(b"".join(contents)), list(zip(starts, lengths, strict=True)),
+            store._slot_size, 4 * store.dim)
+
+
+def _bulk_writes(store: WarmTierStore, batches: list[Any]) -> None:
+    """What put_many must write, batch by batch into slots ``0, 1, ...`` in order, through
+    the store's views, with nothing else (and unpublished at the end: it closes empty)."""
+    at = off = 0
+    for ids, embs, contents in batches:
+        n, blob = len(ids), b"".join(contents)
+        lengths = np.fromiter(map(len, contents), np.int64, n)
+        slots = np.arange(at, at + n)
+        store._prefault_batch(_Place(slots.tolist(), slots, lengths, off, len(blob)))
+        store._arena_mv[off : off + len(blob)] = blob
+        store._embeddings[at : at + n] = embs
+        body = np.zeros(n, store._dtype)
+        body["id_len"] = np.fromiter(map(len, ids), np.int64, n)
+        body["off"] = off + np.cumsum(lengths) - lengths
+        body["length"] = lengths
+        body["id"] = np.array([i.encode() for i in ids], f"S{ID_FIELD}").view(np.uint8) \
+            .reshape(n, ID_FIELD)
+        store._slots[at : at + n] = body
+        store._seqs[at : at + n] = slots + 1
+        at, off = at + n, off + len(blob)
+    store._seqs[:] = 0
