@@ -19,6 +19,7 @@ import argparse
 import datetime as _dt
 import gc
 import json
+import os
 import random
 import shutil
 import sys
@@ -137,6 +138,7 @@ def run_round(classes: list[type[TightPeer]], data: Data, root: Path, rep: int,
         _interleaved(peers, "put", _put_chunks(data, 0, data.n), tally)
         for p in peers:
             p.flush()
+        os.sync()  # the puts' dirty pages go to disk now, not during the reads' timings
         readers = [p for p in peers if p.reads]
         rng = random.Random(rep)
         ids = [data.w.id(i) for i in rng.sample(range(data.n), min(ops_n, data.n))]

@@ -83,6 +83,7 @@ class StoreState:
     _next_seq: int
     _alloc: ExtentAllocator
     _norm_buf: Any  # float64 scratch for put's norm (used under _lock only)
+    _body: memoryview  # put builds a format-3 slot here (under _lock only)
 
     # The slot table's columns under their historical names (tests and zoo members plant
     # state through them).
@@ -106,6 +107,7 @@ class StoreState:
         self._lock = threading.RLock()
         self._closed = False
         self._norm_buf = np.empty(header.dim, np.float64)
+        self._body = memoryview(bytearray(SLOT_FIXED))
         self._remap()
         self._table = SlotTable.empty(self._capacity)
         self._index = {}
@@ -148,7 +150,9 @@ class StoreState:
         chunk = slot // self._rows_per_chunk
         if chunk not in self._ready_slots:
             self._prefault_rows(chunk)
-        self._prefault_arena(off, n)
+        ready = self._ready_arena
+        if off // PREFAULT_BYTES not in ready or (off + n - 1) // PREFAULT_BYTES not in ready:
+            self._prefault_arena(off, n)
 
     def _prefault_rows(self, chunk: int) -> None:
         """Map ahead the slots of ``chunk`` (``_rows_per_chunk`` slots) and their rows."""

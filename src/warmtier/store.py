@@ -42,6 +42,7 @@ from warmtier.format import (
     Header,
     content_name,
     embeddings_name,
+    slot_checksum,
     slot_dtype,
     slots_name,
     unpublished_slot_checksum,
@@ -68,6 +69,7 @@ __all__ = ["Verify", "WarmTierStore"]
 _F32 = np.dtype("<f4")
 _FIXED = struct.Struct("<IHHQQQfxxxxd")  # crc id_len flags seq off length confidence norm
 _CRC = struct.Struct("<I")
+_FIXED_HEAD = struct.Struct("<IHHQ")  # crc id_len flags seq
 _EXTENT = struct.Struct("<16xQQf")  # a slot's off, length and confidence
 _F4 = struct.Struct("<f")
 
@@ -467,7 +469,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, BatchPuts, Invariants):
 
     def _allocate(self, n: int) -> tuple[int, int]:
         """A free slot and an extent of ``n`` bytes (offset 0 when ``n`` is 0)."""
-        slot = self._take_slot()
+        free = self._free_slots
+        slot = free.pop() if free else self._take_slot()
         try:
             return slot, self._take_extent(n) if n else 0
         except BaseException:
@@ -518,6 +521,14 @@ class WarmTierStore(Recovery, Compaction, Ranking, BatchPuts, Invariants):
         e = self._emb_base + slot * self._emb_stride
         row = self._emb_mv[e : e + 4 * self._dim]
         row[:] = emb.data.cast("B")
+        if self._emb_file is not None:  # format 3: the slot is its fields, built aside
+            body = self._body
+            _FIXED.pack_into(body, 0, 0, len(raw_id), 0, seq, off, len(data), conf, norm)
+            body[ID_OFFSET:] = raw_id.ljust(ID_FIELD, b"\0")
+            crc = slot_checksum(body, data, 3, row)
+            _FIXED_HEAD.pack_into(body, 0, crc, len(raw_id), 0, 0)  # the crc in, seq out
+            mv[start : start + SLOT_FIXED] = body
+            return
         _FIXED.pack_into(mv, start, 0, len(raw_id), 0, 0, off, len(data), conf, norm)
         mv[start + ID_OFFSET : start + SLOT_FIXED] = raw_id.ljust(ID_FIELD, b"\0")
         crc = unpublished_slot_checksum(mv[start : start + size], seq, data, self._header.version,

@@ -33,8 +33,8 @@ def _slots_only_pass(version: int, slots: memoryview, embeddings: memoryview,
 
 class ChecksumSkipsContentStore(WarmTierStore):
     """Reference store whose checksums ignore content (where recovery, check() and
-    compaction compute one; put's own checksum, ``unpublished_slot_checksum``, still
-    covers the content)."""
+    compaction compute one; the checksums put and put_many write still cover the
+    content)."""
 
     _verify = rebind(WarmTierStore._verify, slots_pass=_slots_only_pass)
     _slot_on_disk = rebind(WarmTierStore._slot_on_disk, slot_checksum=_slot_only_checksum)
