@@ -92,6 +92,14 @@ def _make_record(id: str, embedding: Embedding, content: bytes, confidence: floa
     return rec
 
 
+def _unit(query: Embedding) -> npt.NDArray[np.float64]:
+    """``query`` scaled to norm 1 in float64, the same way for ``search`` and each query of
+    ``search_many`` (a norm over a matrix's rows sums in another order)."""
+    q64 = query.astype(np.float64)
+    unit: npt.NDArray[np.float64] = q64 / float(np.linalg.norm(q64))
+    return unit
+
+
 def _float32_embedding(embedding: Any, dim: int) -> Embedding:
     """``embedding`` itself when it is a float32 ndarray of shape ``(dim,)``, else
     :func:`validate_embedding`'s float32 copy of it."""
@@ -419,10 +427,8 @@ class WarmTierStore(Recovery, Compaction, Ranking, BatchPuts, Invariants):
         return [name for name, _ in kept], np.array([i for _, i in kept], dtype=np.int64)
 
     def search(self, query: Any, k: int = 10) -> list[tuple[str, float]]:
-        q = validate_query(query, self._dim)
+        unit = _unit(validate_query(query, self._dim))
         k = validate_k(k)
-        q64 = q.astype(np.float64)
-        unit = q64 / float(np.linalg.norm(q64))
         with self._lock:
             self._ensure_open()
             if not self._index:
@@ -634,15 +640,14 @@ class WarmTierStore(Recovery, Compaction, Ranking, BatchPuts, Invariants):
             return [self.remove(id) for id in wanted]
 
     def search_many(self, queries: Any, k: int = 10) -> list[list[tuple[str, float]]]:
-        """``[search(q, k) for q in queries]`` from matrix products (every query against
-        4,096 slots at a time), one lock acquisition: every query sees the same state. Scores may differ from ``search``'s in
-        the last float32 bit (a matrix product sums in another order)."""
+        """``[search(q, k) for q in queries]``, equal to the last bit, from matrix products
+        (every query against 4,096 slots at a time) under one lock acquisition: every
+        query sees the same state."""
         k = validate_k(k)
         qs = [validate_query(q, self._dim) for q in queries]
         if not qs:
             return []
-        q64 = np.stack(qs).astype(np.float64)
-        units = q64 / np.linalg.norm(q64, axis=1, keepdims=True)
+        units = np.stack([_unit(q) for q in qs])
         with self._lock:
             self._ensure_open()
             if not self._index:
