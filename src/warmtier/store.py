@@ -475,8 +475,7 @@ class WarmTierStore(Recovery, Compaction, Ranking, BatchPuts, Invariants):
 
     def _allocate(self, n: int) -> tuple[int, int]:
         """A free slot and an extent of ``n`` bytes (offset 0 when ``n`` is 0)."""
-        free = self._free_slots
-        slot = free.pop() if free else self._take_slot()
+        slot = self._take_slot()
         try:
             return slot, self._take_extent(n) if n else 0
         except BaseException:
