@@ -13,7 +13,9 @@ CAUGHT_BY = ("unit", "properties")
 QUICK = ("tests/unit/test_batch_calls.py",)
 
 
-@patch("search_many", old="units = q64 / np.linalg.norm(q64, axis=1, keepdims=True)",
-       new="units = q64 / np.linalg.norm(q64)  # BUG: one norm for the whole batch")
+@patch("search_many", old="units = np.stack([_unit(q) for q in qs])", new="""
+    q64 = np.stack(qs).astype(np.float64)
+    units = q64 / np.linalg.norm(q64)  # BUG: one norm for the whole batch
+""")
 class SharedNormStore(WarmTierStore):
     """Reference store whose search_many normalizes the batch, not each query."""
