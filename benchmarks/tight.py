@@ -33,7 +33,7 @@ import numpy as np
 
 from benchmarks.floors import floor_lines, reference_store_under_test
 from benchmarks.run import _si
-from benchmarks.tight_peers import TightPeer, empty_loop, peer_classes
+from benchmarks.tight_peers import TightPeer, WarmtierPeer, empty_loop, peer_classes
 from warmtier.perf.history import git_commit, machine_info
 from warmtier.perf.workload import TEXT_MIX, Workload
 
@@ -190,17 +190,18 @@ def _whole_store(readers: list[TightPeer], data: Data, tally: Tally, rep: int) -
 
 
 def _steady_search(order: list[TightPeer], data: Data, tally: Tally) -> None:
-    """Each query :data:`SEARCH_ROUNDS` times, the peers taking turns query by query (the
-    first peer rotating), so a noisy second falls on every peer alike; the medians."""
+    """Each query :data:`SEARCH_ROUNDS` times, the peers taking turns query by query in a
+    fresh random order each time (a rotation would always put the same peer after the
+    same one, and the search before a peer's leaves its caches cold), so a noisy second
+    and a heavy neighbour fall on every peer alike; the medians."""
     for p in order:
         p.search(data.queries[0], 10)  # warm
     times: dict[str, list[int]] = {p.name: [] for p in order}
     cpus: dict[str, list[float]] = {p.name: [] for p in order}
-    turn = 0
+    shuffle = random.Random(len(order))
     for _ in range(SEARCH_ROUNDS):
         for q in data.queries:
-            turn += 1
-            for p in order[turn % len(order):] + order[: turn % len(order)]:
+            for p in shuffle.sample(order, len(order)):
                 c0, t0 = time.thread_time(), time.perf_counter_ns()
                 p.search(q, 10)
                 times[p.name].append(time.perf_counter_ns() - t0)
@@ -394,6 +395,10 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scale", choices=sorted(SCALES), default=None,
                         help="records in the store: 20k by default; 1m is the full run")
     parser.add_argument("--n", type=int, default=None, help="records (overrides --scale)")
+    parser.add_argument("--grow", action="store_true",
+                        help="warmtier starts at its default size and grows (by default it "
+                        "is created for the run's records, as LMDB's map and the floor's "
+                        "files are)")
     parser.add_argument("--ops", type=int, default=50_000,
                         help="gets (and removes) per repetition, at most n (default 50K)")
     parser.add_argument("--reps", type=int, default=None, help="default 3 (1 at 1m)")
@@ -413,6 +418,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse(argv)
     n = args.n or SCALES[args.scale or "20k"]
     reps = args.reps or (1 if n >= 1_000_000 else 3)
+    WarmtierPeer.grow = args.grow
     classes = peer_classes(args.peers)
     versions = {c.name: c.version() for c in classes}
     data = Data(n, args.dim)

@@ -8,7 +8,9 @@ is the code a user of that store would write for the operation, nothing more.
 What each peer's operation is, exactly:
 
 - warmtier: ``store.put(id, emb, content)``, ``store.get(id)`` (a ``Record``),
-  ``store.remove(id)``, ``for r in store.scan()``; ``put_many(rows)`` per batch.
+  ``store.remove(id)``, ``for r in store.scan()``; ``put_many(rows)`` per batch. The store
+  is created for the run's records (``initial_capacity``, ``initial_content_bytes``), as
+  LMDB gets its map size and the floor its files; ``--grow`` starts it at its defaults.
 - lmdb: ``writemap=True, sync=False, metasync=False``; put is
   ``with env.begin(write=True) as t: t.put(key, value)`` (one transaction per put);
   get is ``with env.begin() as t: raw = t.get(key)`` then the embedding as
@@ -23,6 +25,7 @@ What each peer's operation is, exactly:
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sqlite3
 import time
@@ -35,6 +38,8 @@ import numpy.typing as npt
 Vec = npt.NDArray[np.float32]
 Lat = list[int]
 F32 = np.dtype(np.float32)
+#: Content bytes a record is given when a store is sized for the run (the mean is ~243).
+CONTENT_BYTES = 512
 
 
 class TightPeer:
@@ -98,13 +103,24 @@ def empty_loop(items: list[Any], lat: Lat) -> None:
 
 class WarmtierPeer(TightPeer):
     name: ClassVar[str] = "warmtier"
+    #: Start from the store's default size and grow (``--grow``), instead of being told
+    #: the record count as the other peers are (LMDB's map size, the floor's files).
+    grow: ClassVar[bool] = False
 
     def __init__(self, path: str, dim: int, capacity: int) -> None:
         super().__init__(path, dim, capacity)
         from benchmarks.peers.warmtier_peer import _store_class
 
         self.cls = _store_class()
-        self.store = self.cls.create(path + "/s", dim=dim)
+        self.store = self.cls.create(path + "/s", dim=dim, **self.sizes(self.cls, capacity))
+
+    @classmethod
+    def sizes(cls, store_class: Any, capacity: int) -> dict[str, int]:
+        """``create``'s size options for ``capacity`` records, where it takes them."""
+        takes = inspect.signature(store_class.create).parameters
+        if cls.grow or "initial_capacity" not in takes:
+            return {}
+        return {"initial_capacity": capacity, "initial_content_bytes": capacity * CONTENT_BYTES}
 
     @classmethod
     def version(cls) -> str:
@@ -166,7 +182,7 @@ class WarmtierBaseline(WarmtierPeer):
         TightPeer.__init__(self, path, dim, capacity)
         module, _, attr = os.environ["WARMTIER_BASELINE"].partition(":")
         self.cls = getattr(importlib.import_module(module), attr)
-        self.store = self.cls.create(path + "/s", dim=dim)
+        self.store = self.cls.create(path + "/s", dim=dim, **self.sizes(self.cls, capacity))
 
 
 class WarmtierBatch(WarmtierPeer):
