@@ -75,6 +75,23 @@ def test_an_old_store_takes_writes_and_reopens_in_its_own_format(
         store.check()
 
 
+def test_an_old_store_takes_a_put_many_record_by_record_in_its_own_format(
+        old_store: tuple[Path, int]) -> None:
+    path, version = old_store
+    batch = [("a", np.array([2, 0, 0, 0], np.float32), b"alpha-3", 0.75),  # a replacement
+             *((f"m{i}", np.array([0, 0, i, 1], np.float32), b"m" * i, 1.0) for i in range(9))]
+    with WarmTierStore.open(path) as store:
+        store.put_many(batch)  # past the fixture's capacity: the slots file grows
+        store.check()
+    with WarmTierStore.open(path) as store:
+        assert store._header.version == version
+        for id, emb, content, conf in batch:
+            got = store.get(id)
+            assert got is not None and got.embedding.tolist() == emb.tolist(), (id, got)
+            assert (got.content, got.confidence) == (content, conf), (id, got)
+        store.check()
+
+
 def test_compaction_rewrites_an_old_store_in_the_current_format(
         old_store: tuple[Path, int]) -> None:
     path, _ = old_store
