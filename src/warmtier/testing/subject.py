@@ -23,7 +23,9 @@ import functools
 import importlib
 import inspect
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -38,8 +40,10 @@ __all__ = [
     "Subject",
     "SubjectError",
     "load_store_class",
+    "owned_scratch",
     "scratch_dir",
     "scratch_root",
+    "sweep_scratch",
 ]
 
 REFERENCE_STORE = "warmtier.store:WarmTierStore"
@@ -214,6 +218,15 @@ def _in_memory(cls: type[Any]) -> bool:
     return issubclass(cls, ModelStore)
 
 
+#: This host, as scratch directory names hold it (a shared /tmp can hold other hosts'
+#: directories, or another container's, whose process ids mean nothing here).
+_HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname())[:32] or "host"
+#: ``warmtier-[kind-]<host>-<pid>-<random>``: the owner of a scratch directory.
+_OWNER = re.compile(r"^warmtier-(?:[a-z]+-)?([A-Za-z0-9]+)-(\d+)-")
+#: The roots this process has swept.
+_SWEPT: set[str] = set()
+
+
 def scratch_root() -> str | None:
     """Where suites put store directories: ``$WARMTIER_MACHINE_TMPDIR``, else ``/dev/shm``
     when it is a writable directory (fsync is free on tmpfs), else the system default."""
@@ -228,10 +241,47 @@ def scratch_root() -> str | None:
 
 @contextlib.contextmanager
 def scratch_dir(prefix: str = "warmtier-") -> Iterator[str]:
-    """A new scratch directory under :func:`scratch_root`, removed however the block
-    ends."""
-    where = tempfile.mkdtemp(prefix=prefix, dir=scratch_root())
+    """A new scratch directory (:func:`owned_scratch`), removed however the block ends."""
+    where = owned_scratch(prefix)
     try:
         yield where
     finally:
         shutil.rmtree(where, ignore_errors=True)
+
+
+def owned_scratch(prefix: str, root: str | None = None) -> str:
+    """A new directory under ``root`` (default :func:`scratch_root`) named ``prefix``, this
+    host and this process's id; it lives as long as this process (hand it to no process
+    that outlives this one). The first call per root in a process removes the ones a
+    process of this host left there and that no longer runs: a run killed before its
+    clean-up (a timeout, a cancelled job) leaves its stores behind, and on tmpfs they hold
+    memory until the machine has none."""
+    where = root or scratch_root() or tempfile.gettempdir()
+    if where not in _SWEPT:
+        _SWEPT.add(where)
+        sweep_scratch(where)
+    return tempfile.mkdtemp(prefix=f"{prefix}{_HOST}-{os.getpid()}-", dir=where)
+
+
+def sweep_scratch(root: str) -> list[str]:
+    """Remove the directories under ``root`` that :func:`owned_scratch` made for a process
+    of this host that no longer runs (another host's, or a live process's, are left);
+    their names."""
+    gone = []
+    for name in sorted(os.listdir(root)):
+        owner = _OWNER.match(name)
+        if owner is None or owner.group(1) != _HOST or _running(int(owner.group(2))):
+            continue
+        shutil.rmtree(os.path.join(root, name), ignore_errors=True)
+        gone.append(name)
+    return gone
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -11,7 +11,6 @@ import functools
 import gc
 import os
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar, TypeVar
@@ -34,7 +33,7 @@ from warmtier.records import Record
 from warmtier.testing import compare, exercised
 from warmtier.testing.compare import StoreMismatch, mismatch
 from warmtier.testing.properties import strategies as S
-from warmtier.testing.subject import Subject, scratch_root
+from warmtier.testing.subject import Subject, owned_scratch
 from warmtier.validation import DEFAULT_MAX_CONTENT
 
 __all__ = ["StoreMachineBase", "counted", "event", "target"]
@@ -115,7 +114,7 @@ class StoreMachineBase(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.dir = tempfile.mkdtemp(prefix="warmtier-machine-", dir=self.workdir or scratch_root())
+        self.dir = owned_scratch("warmtier-machine-", self.workdir)
         self.path = os.path.join(self.dir, "store")
         self.store: Any = None
         self.model = ModelStore(self.dim)
