@@ -112,11 +112,9 @@ def _own_embedding(embedding: Any, dim: int) -> Embedding:
     """A private float32 copy of ``embedding``; finiteness is checked by :meth:`_norm`.
 
     The fast path (a float32 ndarray of shape ``(dim,)``) is one copy; anything else goes
-    through :func:`validate_embedding`, which converts and checks."""
-    if type(embedding) is np.ndarray and embedding.dtype is _F32 and embedding.shape == (dim,):
-        own: Embedding = embedding.copy()
-        return own
-    return validate_embedding(embedding, dim)
+    through :func:`validate_embedding`, which converts and checks (a copy already)."""
+    emb = _float32_embedding(embedding, dim)
+    return emb.copy() if emb is embedding else emb
 
 
 def _content_bytes(content: Any, max_content: int) -> bytes:
