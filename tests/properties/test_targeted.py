@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -18,7 +17,7 @@ from warmtier.model import ModelStore
 from warmtier.records import Record
 from warmtier.testing import compare
 from warmtier.testing.properties import strategies as S
-from warmtier.testing.subject import Subject, scratch_root
+from warmtier.testing.subject import Subject, owned_scratch
 
 DIM = 4
 
@@ -26,7 +25,7 @@ DIM = 4
 @contextmanager
 def fresh_store(store_class: type[Any], **options: Any) -> Iterator[tuple[Any, str]]:
     """A new store in a new directory, closed and deleted afterwards."""
-    base = tempfile.mkdtemp(prefix="warmtier-targeted-", dir=scratch_root())
+    base = owned_scratch("warmtier-targeted-")
     path = os.path.join(base, "store")
     store = store_class.create(path, dim=DIM, **options)
     try:

@@ -28,7 +28,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from warmtier.testing.meta.first_failure import REPORT_ENV, excerpt
-from warmtier.testing.subject import SCRATCH_ENV, scratch_root
+from warmtier.testing.subject import SCRATCH_ENV, scratch_dir
 
 __all__ = [
     "CAUGHT",
@@ -136,7 +135,7 @@ def run_one(
 ) -> Outcome:
     """Run one suite (``paths``, plus ``extra`` pytest arguments) against one member."""
     # store files on tmpfs: fsync costs nothing, the verdict is the same
-    with tempfile.TemporaryDirectory(prefix="zoo-", dir=scratch_root()) as tmp:
+    with scratch_dir("warmtier-zoo-") as tmp:
         report = os.path.join(tmp, "first.json")
         cmd = _pytest_command(member, [*paths, *extra], tmp=tmp, root=root, profile=profile,
                               include_slow=include_slow)
