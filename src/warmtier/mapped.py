@@ -3,7 +3,7 @@
 Growth reserves real blocks with ``posix_fallocate`` before remapping, so a full disk is
 an ENOSPC here (turned into CapacityError) and never a SIGBUS on a later write. Writers
 map pages ahead a chunk at a time (:meth:`MappedFile.prefault`) instead of taking one
-page fault per page, with the kernel's read-around off for that call.
+page fault per page.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ __all__ = ["PREFAULT_BYTES", "MappedFile"]
 #: Bytes mapped ahead per system call by :meth:`MappedFile.prefault`.
 PREFAULT_BYTES = 1 << 20
 _PAGE = os.sysconf("SC_PAGE_SIZE")
-_MADV_NORMAL, _MADV_RANDOM = 0, 1
 _MADV_POPULATE_WRITE = 23  # Linux 5.14; EINVAL before, and then nothing is mapped ahead
 _libc = ctypes.CDLL(None, use_errno=True)
 _madvise = getattr(_libc, "madvise", None)
@@ -85,24 +84,14 @@ class MappedFile:
         """Map the pages of bytes ``[start, stop)`` writable in one system call, as writing
         them would, page fault by page fault (3 to 5 us each on a VM, measured; this call
         takes a fraction of that per page). The bytes are unchanged; only speed depends
-        on it, so a kernel without ``MADV_POPULATE_WRITE`` just takes the faults.
-
-        The range is advised ``MADV_RANDOM`` for the call and ``MADV_NORMAL`` after it: a
-        fault in a file mapping otherwise reads around it (``read_ahead_kb``, 8 MiB on
-        some machines), and read-around of fresh pages of a file under writeback stalled
-        a put for 10-20 ms every 8 MiB here (a third of 100K puts' time, measured).
-        """
+        on it, so a kernel without ``MADV_POPULATE_WRITE`` just takes the faults."""
         start -= start % _PAGE
         stop = min(stop, self.size)
         if stop <= start or not _Prefault.works or _madvise is None:
             return
-        address = ctypes.c_void_p(self.u8.ctypes.data + start)
-        length = ctypes.c_size_t(stop - start)
-        _madvise(address, length, _MADV_RANDOM)
-        failed = _madvise(address, length, _MADV_POPULATE_WRITE) != 0
-        errno_ = ctypes.get_errno()
-        _madvise(address, length, _MADV_NORMAL)
-        if failed and errno_ in _UNSUPPORTED:
+        address = self.u8.ctypes.data + start
+        if _madvise(ctypes.c_void_p(address), ctypes.c_size_t(stop - start),
+                    _MADV_POPULATE_WRITE) != 0 and ctypes.get_errno() in _UNSUPPORTED:
             _Prefault.works = False
 
     def _truncate_back(self, old: int) -> None:

@@ -4,12 +4,10 @@ without the call still gets a working store."""
 
 from __future__ import annotations
 
-import ctypes
 import resource
 from pathlib import Path
 
 import numpy as np
-import numpy.typing as npt
 import pytest
 
 from warmtier import WarmTierStore
@@ -48,48 +46,6 @@ def test_writes_into_prefaulted_pages_take_no_page_faults(tmp_path: Path) -> Non
         f.u8[page * PAGE] = 1
     faults = _minor_faults() - before
     assert faults < pages // 8, f"{faults} page faults writing {pages} prefaulted pages"
-    f.close()
-
-
-def _resident_pages(f: MappedFile) -> npt.NDArray[np.bool_]:
-    """Which pages of ``f`` are in the page cache (``mincore``)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    pages = -(-f.size // PAGE)
-    vec = (ctypes.c_ubyte * pages)()
-    if libc.mincore(ctypes.c_void_p(f.u8.ctypes.data), ctypes.c_size_t(f.size), vec) != 0:
-        pytest.skip(f"mincore failed: {ctypes.get_errno()}")
-    return np.frombuffer(vec, np.uint8) & 1 == 1
-
-
-def _advice_flags(f: MappedFile) -> set[str]:
-    """The VmFlags of the mapping that holds ``f``'s first byte (/proc/self/smaps)."""
-    address, flags, inside = f.u8.ctypes.data, set[str](), False
-    for line in Path("/proc/self/smaps").read_text().splitlines():
-        head = line.split()[0]
-        if "-" in head and not head.endswith(":"):
-            lo, hi = (int(x, 16) for x in head.split("-"))
-            inside = lo <= address < hi
-        elif inside and head == "VmFlags:":
-            flags = set(line.split()[1:])
-    return flags
-
-
-def test_prefault_maps_only_the_pages_asked_for_and_leaves_the_mapping_advised_normal(
-        tmp_path: Path) -> None:
-    """No read-around: it made a writer allocate and zero ``read_ahead_kb`` of fresh
-    pages at a time (8 MiB on some machines), stalling a put for milliseconds."""
-    f = MappedFile(str(tmp_path / "f"), create_size=64 * PREFAULT_BYTES)
-    if not _Prefault.works:
-        pytest.skip("this kernel has no MADV_POPULATE_WRITE (Linux 5.14)")
-    chunk = 5 * PREFAULT_BYTES
-    f.prefault(chunk, chunk + PREFAULT_BYTES)
-    resident = np.flatnonzero(_resident_pages(f)) * PAGE
-    assert resident.size == PREFAULT_BYTES // PAGE, (
-        f"expected exactly the {PREFAULT_BYTES // PAGE} pages of [{chunk}, "
-        f"{chunk + PREFAULT_BYTES}) in the page cache, found {resident.size} from byte "
-        f"{resident.min()} to {resident.max() + PAGE}")
-    assert resident.min() == chunk
-    assert not {"rr", "sr"} & _advice_flags(f), "the mapping kept a read advice"
     f.close()
 
 
