@@ -42,6 +42,8 @@ CHUNK = 1000
 #: Times each query runs in the steady search (5 queries: 20 searches per peer a rep).
 SEARCH_ROUNDS = 4
 HARNESS = "harness (empty loop)"
+#: A single-record operation slower than this is counted as a stall in the targets.
+STALL_NS = 1_000_000
 SCALES = {"10k": 10_000, "20k": 20_000, "100k": 100_000, "1m": 1_000_000}
 SINGLE = ("put", "get", "remove")
 WHOLE = ("scan", "search", "search_first", "open")
@@ -226,10 +228,19 @@ def summarize(tallies: list[Tally]) -> dict[str, Any]:
                 "ns_per_op": float(np.median([e["wall_ns"] / e["count"] for e in es])),
                 "p50_us": None if lat is None else float(np.percentile(lat, 50)) / 1e3,
                 "p99_us": None if lat is None else float(np.percentile(lat, 99)) / 1e3,
+                **_stalls(lat),
                 "seconds": float(np.median([e["wall_ns"] for e in es])) / 1e9,
                 "reps": rates,
             }
     return out
+
+
+def _stalls(lat: Any) -> dict[str, Any]:
+    """The count of latencies over :data:`STALL_NS` and their share of the total."""
+    if lat is None:
+        return {"stalls": None, "stall_share": None}
+    stalled = lat[lat > STALL_NS]
+    return {"stalls": len(stalled), "stall_share": float(stalled.sum() / max(lat.sum(), 1))}
 
 
 def paired_ratios(tallies: list[Tally], a: str, b: str, op: str, b_op: str | None = None,
@@ -316,6 +327,17 @@ def markdown(tallies: list[Tally], meta: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _stall_note(summary: dict[str, Any], a: str, op: str, peer: str, peer_op: str) -> str:
+    """How much of each side's time went to operations over :data:`STALL_NS` (page
+    cache work, writeback, a neighbour), where latencies were kept."""
+    ours, theirs = summary.get(a, {}).get(op, {}), summary.get(peer, {}).get(peer_op, {})
+    if ours.get("stalls") is None or theirs.get("stalls") is None:
+        return ""
+    return (f"; operations over {STALL_NS / 1e6:.0f} ms took {ours['stall_share']:.0%} of "
+            f"warmtier's time ({ours['stalls']:,} of them) and {theirs['stall_share']:.0%} "
+            f"of the peer's ({theirs['stalls']:,})")
+
+
 def target_lines(tallies: list[Tally], summary: dict[str, Any], meta: dict[str, Any],
                  h_ns: float) -> list[str]:
     out = []
@@ -327,7 +349,7 @@ def target_lines(tallies: list[Tally], summary: dict[str, Any], meta: dict[str, 
             continue
         verdict = "met" if r["wall"] >= least else "MISSED"
         out.append(f"- {label}: {r['wall']:.2f}x (cpu {r['cpu']:.2f}x, net {r['net']:.2f}x)"
-                   f": {verdict}")
+                   f": {verdict}{_stall_note(summary, a, op, peer, peer_op)}")
     many, one = (summary.get("warmtier", {}).get(o) for o in ("search_many32", "search"))
     if many and one:
         x = many["seconds"] / one["seconds"]
