@@ -1,4 +1,7 @@
-"""Root conftest: load the shared warmtier pytest plugins for every suite."""
+"""Root conftest: load the shared warmtier pytest plugins for every suite, and pin the
+store's sources as imported (the zoo plants its bugs in them; tests/zoo/_support.py)."""
+
+import tests.zoo._support  # noqa: F401  (imports the store, then pins its sources)
 
 pytest_plugins = [
     "warmtier.testing.plugin",

@@ -7,20 +7,27 @@ the member fails to import, naming the member, the method and the lines.
 member can swap one helper (a checksum, a validator) for the methods that call it.
 :func:`allocator_swap` makes every allocator a store builds an instance of a broken
 subclass, wherever the store builds it (create, recovery, compaction).
+
+The store's sources are read once, when this module is imported (:func:`pin_sources`):
+``inspect.getsource`` rereads a file that changed on disk, at the line numbers of the
+code imported before, so editing the store while a suite runs made members planted
+afterwards fail with a false PatchError.
 """
 
 from __future__ import annotations
 
 import inspect
 import linecache
+import sys
 import textwrap
 import types
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import warmtier.store  # noqa: F401  (loaded before its sources are pinned, below)
 from warmtier.allocator import ExtentAllocator
 
-__all__ = ["PatchError", "allocator_swap", "patch", "rebind"]
+__all__ = ["PatchError", "allocator_swap", "patch", "pin_sources", "rebind"]
 
 C = TypeVar("C", bound=type)
 
@@ -67,6 +74,20 @@ def patch(method: str, *, old: str, new: str, **names: Any) -> Callable[[C], C]:
         return cls
 
     return apply
+
+
+def pin_sources(module: types.ModuleType) -> None:
+    """Keep the source lines of ``module``'s file as they are now, for ``inspect``, even if
+    the file changes later (a linecache entry without an mtime is never rechecked)."""
+    filename = getattr(module, "__file__", None)
+    if not filename or not filename.endswith(".py"):
+        return
+    entry = linecache.cache.get(filename)
+    if entry is not None and len(entry) == 4 and entry[1] is None:
+        return
+    lines = linecache.getlines(filename, module.__dict__)
+    if lines:
+        linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
 
 
 def _inherited(cls: type, method: str, where: str) -> tuple[type, Any]:
@@ -128,3 +149,7 @@ def allocator_swap(broken: type[ExtentAllocator]) -> property:
 
     return property(get, set_)
 
+
+for _name, _module in list(sys.modules.items()):
+    if _name == "warmtier" or _name.startswith("warmtier."):
+        pin_sources(_module)
