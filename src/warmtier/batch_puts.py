@@ -189,8 +189,7 @@ class BatchPuts(StoreState):
     def _prefault_batch(self, place: _Place) -> None:
         """:meth:`_prefault` for every slot of a batch and its one content extent."""
         for chunk in np.unique(place.at // self._rows_per_chunk).tolist():
-            if chunk not in self._ready_slots:
-                self._prefault_rows(chunk)
+            self._prefault_rows(chunk)
         self._prefault_arena(place.base, place.total)
 
 

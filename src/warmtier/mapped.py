@@ -18,7 +18,7 @@ import numpy.typing as npt
 from warmtier.errors import CapacityError
 from warmtier.failpoints import failpoint
 
-__all__ = ["PREFAULT_BYTES", "MappedFile"]
+__all__ = ["PREFAULT_BYTES", "MappedFile", "prefault_works"]
 
 #: Bytes mapped ahead per system call by :meth:`MappedFile.prefault`.
 PREFAULT_BYTES = 1 << 20
@@ -35,6 +35,11 @@ class _Prefault:
     fails)."""
 
     works = _madvise is not None
+
+
+def prefault_works() -> bool:
+    """Whether :meth:`MappedFile.prefault` maps anything here."""
+    return _Prefault.works
 
 
 class MappedFile:
@@ -84,13 +89,14 @@ class MappedFile:
         """Map the pages of bytes ``[start, stop)`` writable in one system call, as writing
         them would, page fault by page fault (3 to 5 us each on a VM, measured; this call
         takes a fraction of that per page). The bytes are unchanged; only speed depends
-        on it, so a kernel without ``MADV_POPULATE_WRITE`` just takes the faults."""
+        on it, so a kernel without ``MADV_POPULATE_WRITE`` just takes the faults. Safe on
+        any thread (:mod:`warmtier.prefetch` calls it on its own)."""
+        u8 = self.u8  # held through the call: a remap or close does not unmap it under us
         start -= start % _PAGE
-        stop = min(stop, self.size)
+        stop = min(stop, u8.size)
         if stop <= start or not _Prefault.works or _madvise is None:
             return
-        address = self.u8.ctypes.data + start
-        if _madvise(ctypes.c_void_p(address), ctypes.c_size_t(stop - start),
+        if _madvise(ctypes.c_void_p(u8.ctypes.data + start), ctypes.c_size_t(stop - start),
                     _MADV_POPULATE_WRITE) != 0 and ctypes.get_errno() in _UNSUPPORTED:
             _Prefault.works = False
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from warmtier import prefetch
 from warmtier.allocator import ExtentAllocator
 from warmtier.errors import StoreClosedError
 from warmtier.format import (
@@ -23,6 +24,7 @@ from warmtier.format import (
     slots_name,
 )
 from warmtier.mapped import PREFAULT_BYTES, MappedFile
+from warmtier.prefetch import AHEAD
 from warmtier.slots import SlotTable
 
 __all__ = ["StoreState"]
@@ -144,32 +146,51 @@ class StoreState:
         self._ready_slots, self._ready_arena = set(), set()
 
     def _prefault(self, slot: int, off: int, n: int) -> None:
-        """Map ahead, a chunk per system call, the pages a put of ``n`` content bytes at
-        ``off`` into ``slot`` writes (the slot, its row, its content) that this mapping
-        has not mapped yet: far cheaper than a page fault per page."""
+        """Map the pages a put of ``n`` content bytes at ``off`` into ``slot`` writes (the
+        slot, its row, its content), a chunk per system call, where this mapping has not
+        mapped or requested them yet; the prefetch thread maps the next chunks."""
         chunk = slot // self._rows_per_chunk
-        if chunk not in self._ready_slots:
+        ready = self._ready_slots
+        if chunk not in ready or chunk + AHEAD not in ready:
             self._prefault_rows(chunk)
         ready = self._ready_arena
-        if off // PREFAULT_BYTES not in ready or (off + n - 1) // PREFAULT_BYTES not in ready:
+        if n and (off // PREFAULT_BYTES not in ready
+                  or (off + n - 1) // PREFAULT_BYTES + AHEAD not in ready):
             self._prefault_arena(off, n)
 
     def _prefault_rows(self, chunk: int) -> None:
-        """Map ahead the slots of ``chunk`` (``_rows_per_chunk`` slots) and their rows."""
-        self._ready_slots.add(chunk)
-        lo, hi = chunk * self._rows_per_chunk, (chunk + 1) * self._rows_per_chunk
-        size = self._slot_size
-        self._slots_file.prefault(HEADER_SIZE + lo * size, HEADER_SIZE + hi * size)
-        if self._emb_file is not None:
-            row = 4 * self._dim
-            self._emb_file.prefault(lo * row, hi * row)
+        """Map the slots of ``chunk`` (``_rows_per_chunk`` slots) and their rows now, and
+        request the next :data:`~warmtier.prefetch.AHEAD` chunks from the prefetch thread."""
+        ready = self._ready_slots
+        for c in range(chunk, chunk + AHEAD + 1):
+            if c in ready:
+                continue
+            ready.add(c)
+            lo, hi = c * self._rows_per_chunk, (c + 1) * self._rows_per_chunk
+            size, row = self._slot_size, 4 * self._dim
+            parts = [(self._slots_file, HEADER_SIZE + lo * size, HEADER_SIZE + hi * size)]
+            if self._emb_file is not None:
+                parts.append((self._emb_file, lo * row, hi * row))
+            for f, start, stop in parts:
+                if c == chunk:
+                    f.prefault(start, stop)
+                elif start < f.size:
+                    prefetch.request(f, start, stop)
 
     def _prefault_arena(self, off: int, n: int) -> None:
-        """Map ahead the parts of the arena that ``[off, off + n)`` touches."""
-        for part in range(off // PREFAULT_BYTES, (off + n - 1) // PREFAULT_BYTES + 1):
-            if part not in self._ready_arena:
-                self._ready_arena.add(part)
-                self._content_file.prefault(part * PREFAULT_BYTES, (part + 1) * PREFAULT_BYTES)
+        """Map the parts of the arena that ``[off, off + n)`` touches now, and request the
+        next :data:`~warmtier.prefetch.AHEAD` parts from the prefetch thread."""
+        last = (off + n - 1) // PREFAULT_BYTES
+        ready, f = self._ready_arena, self._content_file
+        for part in range(off // PREFAULT_BYTES, last + AHEAD + 1):
+            if part in ready:
+                continue
+            ready.add(part)
+            start, stop = part * PREFAULT_BYTES, (part + 1) * PREFAULT_BYTES
+            if part <= last:
+                f.prefault(start, stop)
+            elif start < f.size:
+                prefetch.request(f, start, stop)
 
     def _ensure_open(self) -> None:
         if self._closed:
