@@ -36,6 +36,7 @@ from benchmarks.run import _si
 from benchmarks.tight_peers import TightPeer, WarmtierPeer, empty_loop, peer_classes
 from warmtier.perf.history import git_commit, machine_info
 from warmtier.perf.workload import TEXT_MIX, Workload
+from warmtier.prefetch import thread_cpu_seconds
 
 DIM = 768
 CHUNK = 1000
@@ -74,6 +75,8 @@ class Tally:
 
     def __init__(self) -> None:
         self.d: dict[str, dict[str, dict[str, Any]]] = {}
+        #: CPU seconds of warmtier's prefetch thread during the puts (in no peer's figures)
+        self.prefetch_cpu = 0.0
 
     def add(self, peer: str, op: str, lat: list[int] | None, cpu: float, wall_ns: int = 0,
             count: int = 0) -> None:
@@ -137,7 +140,9 @@ def run_round(classes: list[type[TightPeer]], data: Data, root: Path, rep: int,
     peers = [cls(str(root / f"r{rep}-{j}"), data.dim, data.n) for j, cls in enumerate(classes)]
     try:
         log(f"  rep {rep + 1}: put {data.n:,}")
+        cpu0 = thread_cpu_seconds()
         _interleaved(peers, "put", _put_chunks(data, 0, data.n), tally)
+        tally.prefetch_cpu = thread_cpu_seconds() - cpu0
         for p in peers:
             p.flush()
         os.sync()  # the puts' dirty pages go to disk now, not during the reads' timings
@@ -305,7 +310,7 @@ def markdown(tallies: list[Tally], meta: dict[str, Any]) -> str:
         "- versions: " + "; ".join(f"{k}: {v}" for k, v in meta["versions"].items()),
         f"- harness's own cost per operation (timer pair + loop, nothing inside): "
         f"{h_ns:.0f} ns; it is inside every single-record figure below, on both sides; "
-        "`net` ratios take it off", "",
+        "`net` ratios take it off", *_prefetch_line(tallies), "",
         "| operation | " + " | ".join(peers) + " |", "| --- |" + " ---: |" * len(peers)]
     for op in (*SINGLE, "scan", "search", "search_first", "search_many32", "open"):
         if any(op in summary[p] for p in peers):
@@ -325,6 +330,19 @@ def markdown(tallies: list[Tally], meta: dict[str, Any]) -> str:
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
     lines += ["", "## Targets", "", *target_lines(tallies, summary, meta, h_ns)]
     return "\n".join(lines) + "\n"
+
+
+def _prefetch_line(tallies: list[Tally]) -> list[str]:
+    """warmtier's prefetch thread's CPU time during the puts, which no column counts."""
+    cpu = float(np.median([t.prefetch_cpu for t in tallies]))
+    if not cpu:
+        return []
+    puts = sum(e["count"] for name, ops in tallies[0].d.items() if name.startswith("warmtier")
+               for op, e in ops.items() if op == "put")
+    return [f"- warmtier's prefetch thread (fresh pages mapped ahead of its writers, on any "
+            f"free core) used {cpu:.2f} s of CPU during a repetition's puts (median), "
+            f"{cpu / max(puts, 1) * 1e6:.2f} us per record its stores took; the cpu figures, "
+            "per thread, leave it out"]
 
 
 def _stall_note(summary: dict[str, Any], a: str, op: str, peer: str, peer_op: str) -> str:

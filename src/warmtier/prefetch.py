@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 
 from warmtier.mapped import MappedFile, prefault_works
 
-__all__ = ["AHEAD", "request"]
+__all__ = ["AHEAD", "request", "thread_cpu_seconds"]
 
 #: Chunks of :data:`~warmtier.mapped.PREFAULT_BYTES` a writer keeps requested ahead of
 #: the one it writes: more than one read-around of the kernel (8 MiB on some machines),
@@ -29,6 +30,7 @@ class _Worker:
 
     lock = threading.Lock()
     queue: queue.SimpleQueue[_Request] | None = None
+    thread: threading.Thread | None = None
     pid = 0
 
 
@@ -42,13 +44,23 @@ def request(f: MappedFile, start: int, stop: int) -> None:
     q.put((f, start, stop))
 
 
+def thread_cpu_seconds() -> float:
+    """The CPU time the prefetch thread of this process has used (0.0 before it starts):
+    per-thread CPU figures of the writers leave it out."""
+    thread = _Worker.thread
+    if thread is None or thread.ident is None or _Worker.pid != os.getpid():
+        return 0.0
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
 def _start() -> queue.SimpleQueue[_Request]:
     with _Worker.lock:
         if _Worker.queue is None or _Worker.pid != os.getpid():
             q: queue.SimpleQueue[_Request] = queue.SimpleQueue()
-            threading.Thread(target=_serve, args=(q,), name="warmtier-prefetch",
-                             daemon=True).start()
-            _Worker.queue, _Worker.pid = q, os.getpid()
+            thread = threading.Thread(target=_serve, args=(q,), name="warmtier-prefetch",
+                                      daemon=True)
+            thread.start()
+            _Worker.queue, _Worker.thread, _Worker.pid = q, thread, os.getpid()
         return _Worker.queue
 
 
