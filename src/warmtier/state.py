@@ -24,7 +24,6 @@ from warmtier.format import (
     slots_name,
 )
 from warmtier.mapped import PREFAULT_BYTES, MappedFile
-from warmtier.prefetch import AHEAD
 from warmtier.slots import SlotTable
 
 __all__ = ["StoreState"]
@@ -151,18 +150,18 @@ class StoreState:
         mapped or requested them yet; the prefetch thread maps the next chunks."""
         chunk = slot // self._rows_per_chunk
         ready = self._ready_slots
-        if chunk not in ready or chunk + AHEAD not in ready:
+        if chunk not in ready or chunk + prefetch.AHEAD not in ready:
             self._prefault_rows(chunk)
         ready = self._ready_arena
         if n and (off // PREFAULT_BYTES not in ready
-                  or (off + n - 1) // PREFAULT_BYTES + AHEAD not in ready):
+                  or (off + n - 1) // PREFAULT_BYTES + prefetch.AHEAD not in ready):
             self._prefault_arena(off, n)
 
     def _prefault_rows(self, chunk: int) -> None:
         """Map the slots of ``chunk`` (``_rows_per_chunk`` slots) and their rows now, and
         request the next :data:`~warmtier.prefetch.AHEAD` chunks from the prefetch thread."""
         ready = self._ready_slots
-        for c in range(chunk, chunk + AHEAD + 1):
+        for c in range(chunk, chunk + prefetch.AHEAD + 1):
             if c in ready:
                 continue
             ready.add(c)
@@ -182,7 +181,7 @@ class StoreState:
         next :data:`~warmtier.prefetch.AHEAD` parts from the prefetch thread."""
         last = (off + n - 1) // PREFAULT_BYTES
         ready, f = self._ready_arena, self._content_file
-        for part in range(off // PREFAULT_BYTES, last + AHEAD + 1):
+        for part in range(off // PREFAULT_BYTES, last + prefetch.AHEAD + 1):
             if part in ready:
                 continue
             ready.add(part)
