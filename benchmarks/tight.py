@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.floors import floor_lines, reference_store_under_test
+from benchmarks.page_cache import describe, page_cache_facts
 from benchmarks.run import _si
 from benchmarks.tight_peers import TightPeer, WarmtierPeer, empty_loop, peer_classes
 from warmtier.perf.history import git_commit, machine_info
@@ -308,6 +309,7 @@ def markdown(tallies: list[Tally], meta: dict[str, Any]) -> str:
         f"- {meta['date']}; commit `{meta['commit']}`; {meta['machine'].get('cpus')} CPUs; "
         f"load {meta['machine'].get('loadavg', '?')}; python {meta['python']}",
         "- versions: " + "; ".join(f"{k}: {v}" for k, v in meta["versions"].items()),
+        *describe(meta.get("page_cache", {})),
         f"- harness's own cost per operation (timer pair + loop, nothing inside): "
         f"{h_ns:.0f} ns; it is inside every single-record figure below, on both sides; "
         "`net` ratios take it off", *_prefetch_line(tallies), "",
@@ -463,6 +465,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     versions = {c.name: c.version() for c in classes}
     data = Data(n, args.dim)
     root = Path(tempfile.mkdtemp(prefix="warmtier-bench-", dir=args.tmp))
+    page_cache = page_cache_facts(root)
     tallies = []
     try:
         for rep in range(reps):
@@ -474,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "commit": git_commit()["commit"][:10], "dim": args.dim, "reps": reps,
         "machine": machine_info(), "versions": versions, "python": sys.version.split()[0],
         "peers": [*(c.name for c in classes), HARNESS],
-        "content_mean": float(np.mean(data.w.sizes)),
+        "content_mean": float(np.mean(data.w.sizes)), "page_cache": page_cache,
     }
     md = markdown(tallies, meta)
     if not args.no_floors and reference_store_under_test():
