@@ -160,17 +160,16 @@ class StoreState:
     def _prefault_rows(self, chunk: int) -> None:
         """Map the slots of ``chunk`` (``_rows_per_chunk`` slots) and their rows now, and
         request the next :data:`~warmtier.prefetch.AHEAD` chunks from the prefetch thread."""
-        ready = self._ready_slots
+        files = [(self._slots_file, HEADER_SIZE, self._slot_size)]  # (file, base, stride)
+        if self._emb_file is not None:
+            files.append((self._emb_file, 0, 4 * self._dim))
+        ready, rows = self._ready_slots, self._rows_per_chunk
         for c in range(chunk, chunk + prefetch.AHEAD + 1):
             if c in ready:
                 continue
             ready.add(c)
-            lo, hi = c * self._rows_per_chunk, (c + 1) * self._rows_per_chunk
-            size, row = self._slot_size, 4 * self._dim
-            parts = [(self._slots_file, HEADER_SIZE + lo * size, HEADER_SIZE + hi * size)]
-            if self._emb_file is not None:
-                parts.append((self._emb_file, lo * row, hi * row))
-            for f, start, stop in parts:
+            for f, base, stride in files:
+                start, stop = base + c * rows * stride, base + (c + 1) * rows * stride
                 if c == chunk:
                     f.prefault(start, stop)
                 elif start < f.size:
