@@ -67,10 +67,13 @@ class StoreState:
     _emb_base: int
     _emb_stride: int
     _arena_mv: memoryview
-    # the chunks of slots (with their rows) and of the arena mapped ahead in these mappings
+    # the chunks of slots (with their rows) and of the arena mapped ahead in these mappings,
+    # and the slots and arena bytes whose chunk and the AHEAD chunks after it are among them
     _rows_per_chunk: int
     _ready_slots: set[int]
     _ready_arena: set[int]
+    _rows_window: range
+    _arena_window: tuple[int, int]
     # in memory
     _table: SlotTable
     _index: dict[str, int]  # id -> its live slot
@@ -142,19 +145,18 @@ class StoreState:
         self._arena = self._content_file.u8
         self._arena_mv = self._arena.data
         self._rows_per_chunk = max(1, PREFAULT_BYTES // (4 * self._dim))
-        self._ready_slots, self._ready_arena = set(), set()
+        self._ready_slots, self._rows_window = set(), range(0)
+        self._ready_arena, self._arena_window = set(), (0, 0)
 
     def _prefault(self, slot: int, off: int, n: int) -> None:
         """Map the pages a put of ``n`` content bytes at ``off`` into ``slot`` writes (the
         slot, its row, its content), a chunk per system call, where this mapping has not
-        mapped or requested them yet; the prefetch thread maps the next chunks."""
-        chunk = slot // self._rows_per_chunk
-        ready = self._ready_slots
-        if chunk not in ready or chunk + prefetch.AHEAD not in ready:
-            self._prefault_rows(chunk)
-        ready = self._ready_arena
-        if n and (off // PREFAULT_BYTES not in ready
-                  or (off + n - 1) // PREFAULT_BYTES + prefetch.AHEAD not in ready):
+        mapped or requested them yet; the prefetch thread maps the next chunks. Inside the
+        windows the last calls left (most puts), that is two comparisons."""
+        if slot not in self._rows_window:
+            self._prefault_rows(slot // self._rows_per_chunk)
+        lo, hi = self._arena_window
+        if n and not lo <= off <= hi - n:
             self._prefault_arena(off, n)
 
     def _prefault_rows(self, chunk: int) -> None:
@@ -174,6 +176,7 @@ class StoreState:
                     f.prefault(start, stop)
                 elif start < f.size:
                     prefetch.request(f, start, stop)
+        self._rows_window = range(chunk * rows, (chunk + 1) * rows)
 
     def _prefault_arena(self, off: int, n: int) -> None:
         """Map the parts of the arena that ``[off, off + n)`` touches now, and request the
@@ -189,6 +192,7 @@ class StoreState:
                 f.prefault(start, stop)
             elif start < f.size:
                 prefetch.request(f, start, stop)
+        self._arena_window = (off // PREFAULT_BYTES * PREFAULT_BYTES, (last + 1) * PREFAULT_BYTES)
 
     def _ensure_open(self) -> None:
         if self._closed:

@@ -18,7 +18,7 @@ CAUGHT_BY = ("crash", "concurrency")
 
 @patch("_write", old="""
     if data:
-        self._arena_mv[off : off + len(data)] = data
+        self._arena_mv[off : off + n] = data
     failpoint("put.after_content")
 """, new="""
     pass  # BUG: the content is copied after the publish (see put)

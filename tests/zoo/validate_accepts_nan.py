@@ -10,7 +10,7 @@ import numpy as np
 
 from warmtier.errors import InvalidArgumentError
 from warmtier.records import Embedding
-from warmtier.store import WarmTierStore, _float32_embedding, _own_embedding
+from warmtier.store import WarmTierStore, _own_embedding
 from warmtier.validation import validate_embedding
 
 from ._support import rebind
@@ -35,9 +35,8 @@ def _embedding_without_nan_check(embedding: Any, dim: int, what: str = "embeddin
 class AcceptsNanStore(WarmTierStore):
     """Reference store whose put refuses inf but stores NaN."""
 
-    # put converts (``_own_embedding`` through ``_float32_embedding``); ``_norm`` is where
-    # a float32 array's NaN is found
+    # put converts (``_own_embedding``, which copies a float32 array as it is); ``_norm`` is
+    # where a float32 array's NaN is found
     put = rebind(WarmTierStore.put, _own_embedding=rebind(
-        _own_embedding, _float32_embedding=rebind(
-            _float32_embedding, validate_embedding=_embedding_without_nan_check)))
+        _own_embedding, validate_embedding=_embedding_without_nan_check))
     _norm = rebind(WarmTierStore._norm, validate_embedding=_embedding_without_nan_check)
