@@ -128,7 +128,7 @@ def _floors(approx: _F32, k: int) -> _F64:
     nothing is cut).
 
     >>> _floors(np.array([[0, 5, 1, 9, 2, 3, 8, 4] * 16], np.float32).T, 2).tolist()
-    [9.0]
+    [8.0]
     """
     span, queries = approx.shape
     blocks = span // _BLOCK
