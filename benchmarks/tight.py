@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.floors import floor_lines, reference_store_under_test
+from benchmarks.floors import Floors, measure_floors, reference_store_under_test
 from benchmarks.page_cache import describe, page_cache_facts
 from benchmarks.run import _si
 from benchmarks.tight_peers import TightPeer, WarmtierPeer, empty_loop, peer_classes
@@ -298,7 +298,7 @@ def _cell(op: str, r: dict[str, Any] | None) -> str:
     return text
 
 
-def markdown(tallies: list[Tally], meta: dict[str, Any]) -> str:
+def markdown(tallies: list[Tally], meta: dict[str, Any], floors: Floors | None = None) -> str:
     summary = summarize(tallies)
     harness = summary.get(HARNESS, {})
     h_ns = float(np.median([harness[o]["ns_per_op"] for o in harness])) if harness else 0.0
@@ -330,7 +330,11 @@ def markdown(tallies: list[Tally], meta: dict[str, Any]) -> str:
             cells.append("-" if r is None else f"{r['wall']:.2f} ({r['cpu']:.2f}, "
                          f"{r['net']:.2f})")
         lines.append(f"| {op} | " + " | ".join(cells) + " |")
-    lines += ["", "## Targets", "", *target_lines(tallies, summary, meta, h_ns)]
+    shortest = floors.shortest if floors else {}
+    lines += ["", "## Targets", "", *target_lines(tallies, summary, meta, h_ns, shortest)]
+    if floors:
+        lines += ["", "## What the reference store is up against (measured in this run)", "",
+                  *floors.lines]
     return "\n".join(lines) + "\n"
 
 
@@ -359,7 +363,10 @@ def _stall_note(summary: dict[str, Any], a: str, op: str, peer: str, peer_op: st
 
 
 def target_lines(tallies: list[Tally], summary: dict[str, Any], meta: dict[str, Any],
-                 h_ns: float) -> list[str]:
+                 h_ns: float, shortest: dict[str, float]) -> list[str]:
+    """Each target met or MISSED; a missed one with the figure the shortest Python code
+    doing its work reached in this run (``shortest``, from the floors), where measured:
+    below the target, the target is out of reach in Python."""
     out = []
     for label, op, peer, peer_op, least in TARGETS:
         a = "warmtier put_many" if op == "put@batch" else "warmtier"
@@ -368,19 +375,39 @@ def target_lines(tallies: list[Tally], summary: dict[str, Any], meta: dict[str, 
             out.append(f"- {label}: not measured")
             continue
         verdict = "met" if r["wall"] >= least else "MISSED"
+        peer_ns = summary.get(peer, {}).get(peer_op, {}).get("ns_per_op")
+        if verdict != "met" and op in shortest and peer_ns:
+            best = peer_ns / 1e9 / shortest[op]
+            verdict += _reach(f"{best:.2f}x", best >= least)
         out.append(f"- {label}: {r['wall']:.2f}x (cpu {r['cpu']:.2f}x, net {r['net']:.2f}x)"
                    f": {verdict}{_stall_note(summary, a, op, peer, peer_op)}")
     many, one = (summary.get("warmtier", {}).get(o) for o in ("search_many32", "search"))
     if many and one:
         x = many["seconds"] / one["seconds"]
-        out.append(f"- search_many of 32 queries <= 3x one query: {x:.2f}x: "
-                   f"{'met' if x <= 3 else 'MISSED'}")
+        verdict = "met" if x <= 3 else "MISSED"
+        if x > 3 and "search_many32" in shortest:
+            least_x = shortest["search_many32"]
+            verdict += _reach(f"{least_x:.2f}x one search (the product of 32 queries alone)",
+                              least_x <= 3)
+        out.append(f"- search_many of 32 queries <= 3x one query: {x:.2f}x: {verdict}")
     wt_open = summary.get("warmtier", {}).get("open")
     if wt_open and meta["n"] >= 1_000_000:
-        s = wt_open["seconds"]
-        out.append(f"- open of 1M, every checksum, <= 1 s: {s:.2f} s: "
-                   f"{'met' if s <= 1 else 'MISSED'}")
+        secs = wt_open["seconds"]
+        verdict = "met" if secs <= 1 else "MISSED"
+        if secs > 1 and "open" in shortest:
+            least_s = shortest["open"]
+            verdict += _reach(f"{least_s:.2f} s (hashing and the index alone)", least_s <= 1)
+        out.append(f"- open of 1M, every checksum, <= 1 s: {secs:.2f} s: {verdict}")
     return out
+
+
+def _reach(figure: str, reachable: bool) -> str:
+    """A missed target's note: what the shortest Python code doing its work reached."""
+    if reachable:
+        return ("; not shown out of reach: the shortest Python code doing its work reached "
+                f"{figure} in this run")
+    return ("; out of reach in Python: the shortest Python code doing its work reached "
+            f"{figure} in this run (see below)")
 
 
 # -- profiles ------------------------------------------------------------------------
@@ -479,11 +506,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "peers": [*(c.name for c in classes), HARNESS],
         "content_mean": float(np.mean(data.w.sizes)), "page_cache": page_cache,
     }
-    md = markdown(tallies, meta)
+    floors = None
     if not args.no_floors and reference_store_under_test():
         log("measuring the floors of the reference store's paths")
-        md += ("\n## What the reference store is up against (measured in this run)\n\n"
-               + "\n".join(floor_lines(data, n, args.tmp, summarize(tallies))) + "\n")
+        floors = measure_floors(data, n, args.tmp, summarize(tallies))
+    md = markdown(tallies, meta, floors)
     if not args.no_profile:
         log("profiling the warmtier paths")
         md += "\n## Where warmtier's time goes (pyinstrument)\n\n" + profile_paths(

@@ -17,14 +17,8 @@ from typing import Any
 import numpy as np
 
 from warmtier.batch_puts import Batch, _Place
-from warmtier.format import (
-    FORMAT_VERSION,
-    ID_FIELD,
-    ID_OFFSET,
-    checksums,
-    unpublished_slot_checksum,
-)
-from warmtier.store import _CRC, _FIXED, WarmTierStore
+from warmtier.format import ID_FIELD, SLOT_FIXED, checksums, slot_checksum
+from warmtier.store import _FIXED_HEAD, _SLOT3, WarmTierStore
 
 #: Records per put_many, as the bench's batches.
 BATCH = 1000
@@ -32,9 +26,16 @@ BATCH = 1000
 BATCH_PEER = "lmdb one txn/batch"
 
 
-def write_floor_lines(data: Any, n: int, root: Path, peers: dict[str, Any] | None) -> list[str]:
-    """The put and put_many floors as Markdown bullets, on ``n`` records of ``data``."""
-    return [*_put_lines(data, n, root), *_put_many_lines(data, n, root, peers or {})]
+#: A floor's Markdown bullets, and the seconds of the shortest Python code doing a path's
+#: work, by target (see ``benchmarks.floors.Floors``).
+Measured = tuple[list[str], dict[str, float]]
+
+
+def write_floors(data: Any, n: int, root: Path, peers: dict[str, Any] | None) -> Measured:
+    """The put and put_many floors, on ``n`` records of ``data``."""
+    put_lines, put = _put_floor(data, n, root)
+    many_lines, many = _put_many_floor(data, n, root, peers or {})
+    return [*put_lines, *many_lines], put | many
 
 
 def _timed_loops(loops: dict[str, Callable[[WarmTierStore], None]], root: Path, dim: int,
@@ -54,7 +55,7 @@ def _timed_loops(loops: dict[str, Callable[[WarmTierStore], None]], root: Path, 
     return {name: float(np.median(ts)) / n * 1e6 for name, ts in times.items()}
 
 
-def _put_lines(data: Any, n: int, root: Path) -> list[str]:
+def _put_floor(data: Any, n: int, root: Path) -> Measured:
     """Per put, on a store created at its final size (growth left out): the whole put,
     the same bytes written to the same kind of fresh files with nothing else, and the
     norm. Only the loops are timed (not create, nor the sync of close)."""
@@ -75,7 +76,7 @@ def _put_lines(data: Any, n: int, root: Path) -> list[str]:
         f"also the finiteness check, {us['norm']:.2f} us. The other {rest:.2f} us are "
         "Python calls: validation, the slot and extent allocation, the index and slot "
         "table, the lock and four failpoints.",
-    ]
+    ], {"put": (us["writes"] + us["norm"]) / 1e6}
 
 
 def _puts(store: WarmTierStore, ids: list[str], embs: Any, contents: list[bytes]) -> None:
@@ -92,27 +93,27 @@ def _norms(store: WarmTierStore, embs: Any) -> None:
 
 def _bare_writes(store: WarmTierStore, ids: list[str], embs: Any,
                  contents: list[bytes]) -> None:
-    """What a put must write, record ``j`` into slot ``j``, through the store's views (and
-    unpublished again at the end, so the store closes empty)."""
+    """What a put must write, record ``j`` into slot ``j``, through the store's views and
+    as put writes it (and unpublished again at the end, so the store closes empty)."""
     mv, rows, arena, seqs = store._slots_mv, store._emb_mv, store._arena_mv, store._seqs
+    table, body = store._embeddings, store._body
     size, row = store._slot_size, 4 * store.dim
     off = 0
     for j, (id, emb, content) in enumerate(zip(ids, embs, contents, strict=True)):
         raw, n, start, e = id.encode(), len(content), j * size, j * row
         store._prefault(j, off, n)
         arena[off : off + n] = content
-        rows[e : e + row] = emb.data.cast("B")
-        _FIXED.pack_into(mv, start, 0, len(raw), 0, 0, off, n, 1.0, 1.0)
-        mv[start + ID_OFFSET : start + ID_OFFSET + ID_FIELD] = raw.ljust(ID_FIELD, b"\0")
-        crc = unpublished_slot_checksum(mv[start : start + size], j + 1, content,
-                                        FORMAT_VERSION, rows[e : e + row])
-        _CRC.pack_into(mv, start, crc)
+        table[j] = emb
+        _SLOT3.pack_into(body, 0, 0, len(raw), 0, j + 1, off, n, 1.0, 1.0, raw)
+        crc = slot_checksum(body, content, 3, rows[e : e + row])
+        _FIXED_HEAD.pack_into(body, 0, crc, len(raw), 0, 0)
+        mv[start : start + SLOT_FIXED] = body
         seqs[j] = j + 1
         off += n
     seqs[:] = 0
 
 
-def _put_many_lines(data: Any, n: int, root: Path, peers: dict[str, Any]) -> list[str]:
+def _put_many_floor(data: Any, n: int, root: Path, peers: dict[str, Any]) -> Measured:
     """Per record of a put_many of :data:`BATCH`: the whole call; the shortest Python doing
     its work; and the bytes alone. Set against the run's LMDB."""
     batches = [data.chunk(lo, min(n, lo + BATCH)) for lo in range(0, n, BATCH)]
@@ -136,7 +137,7 @@ def _put_many_lines(data: Any, n: int, root: Path, peers: dict[str, Any]) -> lis
         "files with the pages mapped ahead, the checksums, the publishes; no lock, "
         f"allocation, index, slot table or failpoint) takes {us['shortest']:.2f} us, and "
         f"the bytes alone, nothing computed, {us['bytes']:.2f} us.{against}",
-    ]
+    ], {"put@batch": us["shortest"] / 1e6}
 
 
 def _put_manys(store: WarmTierStore, batches: list[Any]) -> None:
