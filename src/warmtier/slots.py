@@ -7,7 +7,7 @@ weight, confidence), so growth, compaction and ``check()`` name them once, here.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -48,12 +48,42 @@ def score_weights(norms: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
     return weights
 
 
-@dataclass(eq=False)
+#: Fills :meth:`SlotTable.fill` queues before it writes them into the columns, one
+#: vectorized store per column: a put then pays one list append instead of six numpy
+#: scalar stores (30K puts into a tmpfs store: p50 8.17 to 7.48 us), and no reader waits
+#: on more than this many.
+QUEUE = 4096
+#: Fewer queued fills than this are written one by one (a vectorized store costs about a
+#: microsecond whatever its size; a reader after each put writes one).
+ONE_BY_ONE = 16
+
+_Fill = tuple[int, int, int, float, float]  # slot, offset, length, norm, confidence
+
+
+def _column(name: str) -> Any:
+    """The column ``name``, read and replaced after the queued fills are written."""
+    private = "_" + name
+
+    def get(self: SlotTable) -> Any:
+        if self._queued:
+            self._write_queued()
+        return getattr(self, private)
+
+    def set_(self: SlotTable, value: Any) -> None:
+        if self._queued:
+            self._write_queued()
+        setattr(self, private, value)
+
+    return property(get, set_)
+
+
 class SlotTable:
     """Per slot: the id it holds (``None`` when not live), whether it is live, its content
     extent (``offsets``, ``lengths``; zero when not live), its embedding's norm, its score
     weight (:func:`score_weight` of the norm; zero when not live) and its confidence.
-    Every column has one entry per slot of the file.
+    Every column has one entry per slot of the file. ``ids`` is a list, the other
+    columns numpy arrays, which :meth:`fill` writes in batches: reading one writes what
+    is queued first.
 
     >>> t = SlotTable.empty(2)
     >>> t.fill(1, "a", 10, 3, 1.0, 0.5)
@@ -61,13 +91,32 @@ class SlotTable:
     ([None, 'a'], [False, True], [0, 10])
     """
 
+    __slots__ = ("_confidences", "_lengths", "_live", "_norms", "_offsets", "_queued",
+                 "_weights", "ids")
+
     ids: list[str | None]
-    live: npt.NDArray[np.bool_]
-    offsets: npt.NDArray[np.int64]
-    lengths: npt.NDArray[np.int64]
-    norms: npt.NDArray[np.float64]
-    weights: npt.NDArray[np.float32]
-    confidences: npt.NDArray[np.float64]
+    _live: npt.NDArray[np.bool_]
+    _offsets: npt.NDArray[np.int64]
+    _lengths: npt.NDArray[np.int64]
+    _norms: npt.NDArray[np.float64]
+    _weights: npt.NDArray[np.float32]
+    _confidences: npt.NDArray[np.float64]
+    _queued: list[_Fill]
+
+    live = _column("live")
+    offsets = _column("offsets")
+    lengths = _column("lengths")
+    norms = _column("norms")
+    weights = _column("weights")
+    confidences = _column("confidences")
+
+    def __init__(self, ids: list[str | None], live: npt.NDArray[np.bool_],
+                 offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
+                 norms: npt.NDArray[np.float64], weights: npt.NDArray[np.float32],
+                 confidences: npt.NDArray[np.float64]) -> None:
+        self.ids, self._live, self._offsets, self._lengths = ids, live, offsets, lengths
+        self._norms, self._weights, self._confidences = norms, weights, confidences
+        self._queued = []
 
     @classmethod
     def empty(cls, capacity: int) -> SlotTable:
@@ -97,14 +146,35 @@ class SlotTable:
 
     def fill(self, slot: int, id: str, offset: int, length: int, norm: float,
              confidence: float) -> None:
-        """Make ``slot`` the live slot of ``id``."""
+        """Make ``slot`` the live slot of ``id`` (its numeric columns when next read, or
+        after :data:`QUEUE` fills)."""
         self.ids[slot] = id
-        self.live[slot] = True
-        self.offsets[slot] = offset
-        self.lengths[slot] = length
-        self.norms[slot] = norm
-        self.weights[slot] = score_weight(norm)
-        self.confidences[slot] = confidence
+        queued = self._queued
+        queued.append((slot, offset, length, norm, confidence))
+        if len(queued) >= QUEUE:
+            self._write_queued()
+
+    def _write_queued(self) -> None:
+        """Write the queued fills into the numeric columns (each slot is queued once: a
+        slot is cleared, which writes the queue first, before it is filled again)."""
+        queued = self._queued
+        if len(queued) < ONE_BY_ONE:
+            live, offsets, lengths = self._live, self._offsets, self._lengths
+            norms, weights, confidences = self._norms, self._weights, self._confidences
+            for slot, offset, length, norm, confidence in queued:
+                live[slot] = True
+                offsets[slot], lengths[slot] = offset, length
+                norms[slot], weights[slot] = norm, score_weight(norm)
+                confidences[slot] = confidence
+        else:
+            slots, offs, lens, norm_list, confs = zip(*queued, strict=True)
+            where = np.array(slots, np.int64)
+            column = np.array(norm_list, np.float64)
+            self._live[where] = True
+            self._offsets[where], self._lengths[where] = offs, lens
+            self._norms[where], self._weights[where] = column, score_weights(column)
+            self._confidences[where] = confs
+        queued.clear()
 
     def fill_many(self, slots: npt.NDArray[np.int64], ids: Sequence[str],
                   offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
@@ -122,11 +192,13 @@ class SlotTable:
 
     def clear(self, slot: int) -> None:
         """``slot`` holds no live record (its norm and confidence are left as they were)."""
-        self.live[slot] = False
-        self.weights[slot] = 0.0
+        if self._queued:
+            self._write_queued()
+        self._live[slot] = False
+        self._weights[slot] = 0.0
         self.ids[slot] = None
-        self.offsets[slot] = 0
-        self.lengths[slot] = 0
+        self._offsets[slot] = 0
+        self._lengths[slot] = 0
 
     def shape_problems(self, capacity: int) -> list[str]:
         """Columns whose length is not ``capacity``, named as ``check()`` reports them."""

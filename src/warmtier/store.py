@@ -112,8 +112,9 @@ def _float32_embedding(embedding: Any, dim: int) -> Embedding:
 def _own_embedding(embedding: Any, dim: int) -> Embedding:
     """A private float32 copy of ``embedding``; finiteness is checked by :meth:`_norm`.
 
-    The fast path (a float32 ndarray of shape ``(dim,)``) is one copy; anything else goes
-    through :func:`validate_embedding`, which converts and checks (a copy already)."""
+    The fast path (a float32 ndarray of shape ``(dim,)``, :func:`_float32_embedding`'s
+    test inline: put's path, a call less) is one copy; anything else goes through
+    :func:`validate_embedding`, which converts and checks (a copy already)."""
     if type(embedding) is np.ndarray and embedding.dtype is _F32 and embedding.shape == (dim,):
         return embedding.copy()
     return validate_embedding(embedding, dim)
