@@ -50,9 +50,11 @@ def score_weights(norms: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
 
 #: Fills :meth:`SlotTable.fill` queues before it writes them into the columns, one
 #: vectorized store per column: a put then pays one list append instead of six numpy
-#: scalar stores (30K puts into a tmpfs store: p50 8.17 to 7.48 us), and no reader waits
-#: on more than this many.
-QUEUE = 4096
+#: scalar stores (30K puts into a tmpfs store: p50 8.17 to 7.48 us). Writing them costs
+#: 0.1-0.2 us a fill whatever their number, so the bound keeps each write short (50 us
+#: here) and its arrays small: at 4,096 the fresh memory of larger ones made writes of
+#: 1-8 ms, 9% of the bench's put time.
+QUEUE = 256
 #: Fewer queued fills than this are written one by one (a vectorized store costs about a
 #: microsecond whatever its size; a reader after each put writes one).
 ONE_BY_ONE = 16
@@ -167,13 +169,15 @@ class SlotTable:
                 norms[slot], weights[slot] = norm, score_weight(norm)
                 confidences[slot] = confidence
         else:
+            n = len(queued)
             slots, offs, lens, norm_list, confs = zip(*queued, strict=True)
-            where = np.array(slots, np.int64)
-            column = np.array(norm_list, np.float64)
+            where = np.fromiter(slots, np.int64, n)
+            column = np.fromiter(norm_list, np.float64, n)
             self._live[where] = True
-            self._offsets[where], self._lengths[where] = offs, lens
+            self._offsets[where] = np.fromiter(offs, np.int64, n)
+            self._lengths[where] = np.fromiter(lens, np.int64, n)
             self._norms[where], self._weights[where] = column, score_weights(column)
-            self._confidences[where] = confs
+            self._confidences[where] = np.fromiter(confs, np.float64, n)
         queued.clear()
 
     def fill_many(self, slots: npt.NDArray[np.int64], ids: Sequence[str],
