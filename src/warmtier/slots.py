@@ -133,11 +133,7 @@ class SlotTable:
         table = cls.empty(capacity)
         n = len(ids)
         table.ids[:n] = ids
-        table.live[:n] = True
-        for column, values in (("offsets", offsets), ("lengths", lengths), ("norms", norms),
-                               ("weights", score_weights(norms)),
-                               ("confidences", confidences)):
-            getattr(table, column)[:n] = values
+        table._store(slice(0, n), offsets, lengths, norms, confidences)
         return table
 
     def grow(self, extra: int) -> None:
@@ -171,14 +167,21 @@ class SlotTable:
         else:
             n = len(queued)
             slots, offs, lens, norm_list, confs = zip(*queued, strict=True)
-            where = np.fromiter(slots, np.int64, n)
-            column = np.fromiter(norm_list, np.float64, n)
-            self._live[where] = True
-            self._offsets[where] = np.fromiter(offs, np.int64, n)
-            self._lengths[where] = np.fromiter(lens, np.int64, n)
-            self._norms[where], self._weights[where] = column, score_weights(column)
-            self._confidences[where] = np.fromiter(confs, np.float64, n)
+            self._store(np.fromiter(slots, np.int64, n), np.fromiter(offs, np.int64, n),
+                        np.fromiter(lens, np.int64, n), np.fromiter(norm_list, np.float64, n),
+                        np.fromiter(confs, np.float64, n))
         queued.clear()
+
+    def _store(self, slots: npt.NDArray[np.int64] | slice, offsets: npt.NDArray[np.int64],
+               lengths: npt.NDArray[np.int64], norms: npt.NDArray[np.float64],
+               confidences: npt.NDArray[np.float64]) -> None:
+        """Make ``slots`` (distinct, none of them queued) live with these numeric fields."""
+        self._live[slots] = True
+        self._offsets[slots] = offsets
+        self._lengths[slots] = lengths
+        self._norms[slots] = norms
+        self._weights[slots] = score_weights(norms)
+        self._confidences[slots] = confidences
 
     def fill_many(self, slots: npt.NDArray[np.int64], ids: Sequence[str],
                   offsets: npt.NDArray[np.int64], lengths: npt.NDArray[np.int64],
@@ -187,12 +190,9 @@ class SlotTable:
         held = self.ids
         for slot, id in zip(slots.tolist(), ids, strict=True):
             held[slot] = id
-        self.live[slots] = True
-        self.offsets[slots] = offsets
-        self.lengths[slots] = lengths
-        self.norms[slots] = norms
-        self.weights[slots] = score_weights(norms)
-        self.confidences[slots] = confidences
+        if self._queued:
+            self._write_queued()
+        self._store(slots, offsets, lengths, norms, confidences)
 
     def clear(self, slot: int) -> None:
         """``slot`` holds no live record (its norm and confidence are left as they were)."""
